@@ -1,0 +1,44 @@
+"""One error body everywhere: {"error": {"code", "message", "fields"?, "gateway_code"?}}."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_handler
+
+from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
+
+
+def error_body(code: str, message: str, **extra) -> dict:
+    return {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v}}}
+
+
+def payment_error_response(exc: PaymentError, payment=None) -> Response:
+    extra = {}
+    if isinstance(exc, GatewayDeclined):
+        extra["gateway_code"] = exc.gateway_code
+    if exc.operation is not None:
+        extra["operation_id"] = exc.operation.pk
+    body = error_body(exc.code, exc.message, **extra)
+    if payment is not None:
+        from api.serializers import PaymentSerializer
+
+        payment.refresh_from_db()
+        body["payment"] = PaymentSerializer(payment).data
+    code = status.HTTP_202_ACCEPTED if isinstance(exc, OutcomeUnknown) else exc.http_status
+    return Response(body, status=code)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, PaymentError):
+        return payment_error_response(exc)
+    response = drf_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body("invalid_input", "The request has invalid fields.", fields=response.data)
+    else:
+        code = getattr(exc, "default_code", "error")
+        detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+        response.data = error_body(code, str(detail))
+    return response

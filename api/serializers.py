@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from orders.models import Order, OrderLine
+from payments.card_rules import MAX_AMOUNT
+from payments.models import Payment, PaymentOperation
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentOperation
+        fields = ["id", "kind", "state", "gateway_job", "amount", "previous_amount", "status_before",
+                  "status_after", "explanation", "error_code", "error_message", "gateway_status",
+                  "actor_label", "resolution", "created_at", "completed_at"]
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    shop = serializers.CharField(source="shop.code")
+    status_label = serializers.CharField(source="get_status_display")
+    operations = OperationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = ["id", "shop", "method", "status", "status_label", "gateway_order_id", "access_id", "amount",
+                  "captured_amount", "refunded_amount", "reference", "authorized_at", "captured_at",
+                  "cancelled_at", "gateway_status", "last_synced_at", "version", "operations"]
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ["product_name", "quantity", "unit_price", "tax_rate"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True)
+    payment = PaymentSerializer()
+    fulfilment_status_label = serializers.CharField(source="get_fulfilment_status_display")
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "customer_name", "customer_email", "total", "fulfilment_status",
+                  "fulfilment_status_label", "lines", "payment", "created_at"]
+
+
+class LineInputSerializer(serializers.Serializer):
+    product_name = serializers.CharField(max_length=200)
+    quantity = serializers.IntegerField(min_value=1, max_value=9999)
+    unit_price = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT)
+    tax_rate = serializers.ChoiceField(choices=[8, 10], default=10)
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class CardPaymentInputSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["card"], default="card")
+    token = serializers.CharField(max_length=256)
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    number = serializers.RegexField(r"^[A-Za-z0-9-]{1,40}$", required=False)
+    customer = CustomerInputSerializer()
+    lines = LineInputSerializer(many=True, allow_empty=False)
+    total = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT)
+    payment = CardPaymentInputSerializer()
+
+
+class ChangeAmountSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT)
+    job = serializers.ChoiceField(choices=["AUTH", "CAPTURE"], required=False)
+
+
+class ReauthorizeSerializer(serializers.Serializer):
+    job = serializers.ChoiceField(choices=["AUTH", "CAPTURE"], default="AUTH")
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT, required=False)
+
+
+class SyncResultSerializer(serializers.Serializer):
+    gateway_status = serializers.CharField()
+    resolved = serializers.ListField(child=serializers.CharField())
+    corrections = serializers.ListField(child=serializers.CharField())
+    discrepancies = serializers.ListField(child=serializers.CharField())
+    in_flight = serializers.BooleanField()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("orders/", views.OrderCreateView.as_view(), name="order-create"),
+    path("payments/<int:pk>/", views.PaymentDetailView.as_view(), name="payment-detail"),
+    path("payments/<int:pk>/capture/", views.CaptureView.as_view(), name="payment-capture"),
+    path("payments/<int:pk>/cancel/", views.CancelView.as_view(), name="payment-cancel"),
+    path("payments/<int:pk>/change-amount/", views.ChangeAmountView.as_view(), name="payment-change-amount"),
+    path("payments/<int:pk>/reauthorize/", views.ReauthorizeView.as_view(), name="payment-reauthorize"),
+    path("payments/<int:pk>/sync/", views.SyncView.as_view(), name="payment-sync"),
+]

@@ -1,0 +1,132 @@
+"""REST API v1: thin views that parse input, call a service and render the result."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.card_data import find_card_data
+from api.errors import error_body, payment_error_response
+from api.idempotency import idempotent, operation_key
+from api.serializers import (
+    ChangeAmountSerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+    PaymentSerializer,
+    ReauthorizeSerializer,
+    SyncResultSerializer,
+)
+from orders.models import Order
+from orders.services import LineInput, place_card_order
+from payments import selectors, services
+from payments.errors import PaymentError
+
+
+def _order_response(order_id: int, code: int) -> Response:
+    order = Order.objects.select_related("payment__shop").prefetch_related("lines", "payment__operations").get(
+        pk=order_id)
+    return Response(OrderSerializer(order).data, status=code)
+
+
+class OrderCreateView(APIView):
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
+    @idempotent
+    def post(self, request):
+        where = find_card_data(request.data)
+        if where:
+            # Say where, never echo the value.
+            return Response(error_body("card_data_refused",
+                                       "Card numbers are never accepted. Send the gateway's card token instead.",
+                                       fields={where: ["card data refused"]}), status=400)
+        serializer = OrderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        shop = request.user.shop
+        if data.get("number") and Order.objects.filter(shop=shop, number=data["number"]).exists():
+            return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
+        try:
+            order = place_card_order(
+                shop, lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
+                customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),
+                token=data["payment"]["token"], number=data.get("number"), by=request.user.actor,
+                idempotency_key=operation_key(request, "authorize"),
+            )
+        except PaymentError as exc:
+            response = payment_error_response(exc)
+            order = Order.objects.filter(payment_id=getattr(exc.operation, "payment_id", None)).first()
+            if order is not None:
+                response.data["order"] = {"id": order.pk, "number": order.number,
+                                          "fulfilment_status": order.fulfilment_status}
+            return response
+        except IntegrityError:
+            return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
+        return _order_response(order.pk, status.HTTP_201_CREATED)
+
+
+class PaymentDetailView(APIView):
+    @extend_schema(responses=PaymentSerializer)
+    def get(self, request, pk: int):
+        payment = selectors.get_payment_for_shop(request.user.shop.pk, pk)
+        return Response(PaymentSerializer(payment).data)
+
+
+class PaymentActionView(APIView):
+    """Base for POST /payments/{id}/<action>/."""
+
+    input_serializer = None
+
+    def perform(self, request, payment, data):
+        raise NotImplementedError
+
+    @idempotent
+    def post(self, request, pk: int):
+        payment = selectors.get_payment_for_shop(request.user.shop.pk, pk)
+        data = {}
+        if self.input_serializer is not None:
+            serializer = self.input_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        try:
+            extra = self.perform(request, payment, data)
+        except PaymentError as exc:
+            return payment_error_response(exc, payment)
+        payment.refresh_from_db()
+        body = PaymentSerializer(payment).data
+        if extra:
+            body = {**extra, "payment": body}
+        return Response(body)
+
+
+class CaptureView(PaymentActionView):
+    def perform(self, request, payment, data):
+        services.capture_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
+
+
+class CancelView(PaymentActionView):
+    def perform(self, request, payment, data):
+        services.cancel_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
+
+
+class ChangeAmountView(PaymentActionView):
+    input_serializer = ChangeAmountSerializer
+
+    def perform(self, request, payment, data):
+        services.change_amount(payment, new_amount=data["amount"], job=data.get("job"), by=request.user.actor,
+                               idempotency_key=operation_key(request))
+
+
+class ReauthorizeView(PaymentActionView):
+    input_serializer = ReauthorizeSerializer
+
+    def perform(self, request, payment, data):
+        services.reauthorize_payment(payment, job=data["job"], new_amount=data.get("amount"),
+                                     by=request.user.actor, idempotency_key=operation_key(request))
+
+
+class SyncView(PaymentActionView):
+    def perform(self, request, payment, data):
+        result = services.sync_payment(payment, actor=request.user.actor)
+        return {"sync": SyncResultSerializer(result).data}

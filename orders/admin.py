@@ -1,0 +1,48 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Order, OrderEvent, OrderLine
+from shops.admin_scoping import ShopScopedAdmin
+
+
+class LineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["product_name", "quantity", "unit_price", "tax_rate"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "actor_label", "message"]
+    fields = readonly_fields
+    verbose_name_plural = _("History")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ShopScopedAdmin):
+    list_display = ["number", "customer_name", "shop", "total_yen", "fulfilment_status", "payment_status",
+                    "created_at"]
+    list_filter = ["fulfilment_status", "shop"]
+    search_fields = ["number", "customer_name", "customer_email"]
+    list_select_related = ["shop", "payment"]
+    readonly_fields = ["shop", "number", "customer_name", "customer_email", "total", "fulfilment_status",
+                       "payment", "created_at"]
+    fields = readonly_fields
+    inlines = [LineInline, EventInline]
+
+    @admin.display(description=_("total (JPY)"), ordering="total")
+    def total_yen(self, obj):
+        return f"¥{obj.total:,}"
+
+    @admin.display(description=_("payment status"))
+    def payment_status(self, obj):
+        return obj.payment.get_status_display() if obj.payment else "—"

@@ -1,0 +1,59 @@
+"""Placing an order paid by card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from orders.models import Order, OrderEvent, OrderLine
+from payments import services as payment_services
+from payments.actors import Actor
+from payments.errors import InvalidAmount
+from payments.operations import validate_token
+from shops.models import Shop
+
+
+@dataclass(frozen=True)
+class LineInput:
+    product_name: str
+    quantity: int
+    unit_price: int
+    tax_rate: int = 10
+
+
+def next_order_number(shop: Shop) -> str:
+    last = Order.objects.filter(shop=shop).order_by("-id").values_list("id", flat=True).first() or 0
+    return f"{shop.code.upper()}-{last + 1:06d}"
+
+
+def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer_name: str,
+                     customer_email: str = "", token: str, number: str | None = None, by: Actor,
+                     idempotency_key: str | None = None) -> Order:
+    """Create the order and its card payment, then authorize (or capture, per shop setting).
+
+    Raises the payment errors of the authorization; the order then stays as "not placed".
+    """
+    validate_token(token)  # before anything is written
+    if not lines:
+        raise InvalidAmount(_("An order needs at least one line."))
+    computed = sum(line.quantity * line.unit_price for line in lines)
+    if computed != total:
+        raise InvalidAmount(_("The total ¥%(total)s does not match the lines (¥%(computed)s).")
+                            % {"total": f"{total:,}", "computed": f"{computed:,}"})
+    with transaction.atomic():
+        number = number or next_order_number(shop)
+        payment = payment_services.create_card_payment(
+            shop, amount=total, reference=number, payer_name=customer_name, payer_email=customer_email,
+            actor=by)
+        order = Order.objects.create(shop=shop, number=number, customer_name=customer_name,
+                                     customer_email=customer_email, total=total, payment=payment)
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, product_name=line.product_name, quantity=line.quantity,
+                      unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)
+        OrderEvent.objects.create(order=order, actor_id=by.user_id, actor_label=by.label,
+                                  message=f"注文受付 ¥{total:,}")
+    payment_services.authorize_payment(payment, token=token, by=by, idempotency_key=idempotency_key)
+    order.refresh_from_db()
+    return order

@@ -1,0 +1,254 @@
+"""Payment (one gateway transaction, with a per-method state machine) and its operation ledger."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, FSMField, transition
+
+from shops.models import Shop
+
+
+class Method(models.TextChoices):
+    CARD = "card", _("Credit card")
+
+
+class Status(models.TextChoices):
+    # Card states of SPEC 3.1; GMO's status word in the comment.
+    UNPROCESSED = "unprocessed", _("Unprocessed")  # UNPROCESSED
+    AUTHORIZED = "authorized", _("Authorized")  # AUTH 仮売上
+    CAPTURED = "captured", _("Captured")  # SALES 実売上
+    CAPTURED_IMMEDIATELY = "captured_immediately", _("Captured immediately")  # CAPTURE 即時売上
+    VOIDED = "voided", _("Voided")  # VOID 取消
+    RETURNED = "returned", _("Returned")  # RETURN 返品
+    RETURNED_ACROSS_MONTH = "returned_across_month", _("Returned across month")  # RETURNX 月跨返品
+    AUTH_EXPIRED = "auth_expired", _("Authorization expired")  # 仮売上期限切れ
+    FAILED = "failed", _("Authorization failed")
+
+
+LIVE_CAPTURED = (Status.CAPTURED, Status.CAPTURED_IMMEDIATELY)
+CANCELLED = (Status.VOIDED, Status.RETURNED, Status.RETURNED_ACROSS_MONTH)
+
+# GMO card status word -> our status.
+GMO_CARD_STATUS = {
+    "UNPROCESSED": Status.UNPROCESSED,
+    "AUTH": Status.AUTHORIZED,
+    "SALES": Status.CAPTURED,
+    "CAPTURE": Status.CAPTURED_IMMEDIATELY,
+    "VOID": Status.VOIDED,
+    "RETURN": Status.RETURNED,
+    "RETURNX": Status.RETURNED_ACROSS_MONTH,
+}
+
+
+class PaymentQuerySet(models.QuerySet):
+    def for_shops(self, shops):
+        return self.filter(shop__in=shops)
+
+
+class Payment(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="payments", verbose_name=_("shop"))
+    method = models.CharField(_("method"), max_length=20, choices=Method.choices, default=Method.CARD)
+    # protected: the status only moves through the transitions below, which only services call.
+    status = FSMField(_("status"), default=Status.UNPROCESSED, choices=Status.choices, protected=True)
+    gateway_order_id = models.CharField(_("gateway OrderID"), max_length=27)
+    access_id = models.CharField(_("AccessID"), max_length=32, blank=True)
+    access_pass = models.CharField(max_length=32, blank=True, editable=False)
+    amount = models.PositiveIntegerField(_("amount (JPY)"))
+    captured_amount = models.PositiveIntegerField(_("captured (JPY)"), default=0)
+    refunded_amount = models.PositiveIntegerField(_("refunded (JPY)"), default=0)
+    # Set by the business app that created the payment, so lists can search without joins upward.
+    reference = models.CharField(_("reference"), max_length=64, blank=True, db_index=True)
+    payer_name = models.CharField(_("payer"), max_length=200, blank=True)
+    payer_email = models.EmailField(_("payer e-mail"), blank=True)
+    authorized_at = models.DateTimeField(_("authorized at"), null=True, blank=True)
+    captured_at = models.DateTimeField(_("captured at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    gateway_status = models.CharField(_("gateway status"), max_length=20, blank=True)
+    last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
+    # Bumped on every change: a caller acting on a stale view gets "changed meanwhile".
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = PaymentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "gateway_order_id"], name="uniq_gateway_order_id"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "status", "-created_at"], name="payment_shop_status"),
+            models.Index(fields=["status", "authorized_at"], name="payment_status_authorized"),
+            models.Index(fields=["gateway_order_id"], name="payment_gateway_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway_order_id} ({self.get_status_display()})"
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        # The protected FSM field refuses assignment once loaded; reloading from the database is
+        # not a transition, so drop the cached value first.
+        if fields is None or "status" in fields:
+            self.__dict__.pop("status", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
+    # --- transitions: called by payments.services only --------------------------------------
+
+    @transition(field=status, source=Status.UNPROCESSED, target=RETURN_VALUE(
+        Status.AUTHORIZED, Status.CAPTURED_IMMEDIATELY))
+    def authorization_succeeded(self, job_cd: str, at):
+        self.authorized_at = at
+        if job_cd == "CAPTURE":
+            self.captured_at = at
+            self.captured_amount = self.amount
+            return Status.CAPTURED_IMMEDIATELY
+        return Status.AUTHORIZED
+
+    @transition(field=status, source=Status.UNPROCESSED, target=Status.FAILED)
+    def authorization_refused(self):
+        pass
+
+    @transition(field=status, source=Status.AUTHORIZED, target=Status.CAPTURED)
+    def capture_succeeded(self, at):
+        self.captured_at = at
+        self.captured_amount = self.amount
+
+    @transition(field=status, source=[Status.AUTHORIZED, *LIVE_CAPTURED, Status.AUTH_EXPIRED],
+                target=RETURN_VALUE(*CANCELLED))
+    def cancel_succeeded(self, job_cd: str, at):
+        self.refunded_amount += self.captured_amount
+        self.captured_amount = 0
+        self.cancelled_at = at
+        return {"VOID": Status.VOIDED, "RETURN": Status.RETURNED, "RETURNX": Status.RETURNED_ACROSS_MONTH}[job_cd]
+
+    @transition(field=status, source=[Status.AUTHORIZED, *LIVE_CAPTURED],
+                target=RETURN_VALUE(Status.AUTHORIZED, Status.CAPTURED_IMMEDIATELY))
+    def amount_changed(self, job_cd: str, new_amount: int, at):
+        # ChangeTran re-authorizes: the new authorization restarts the dates (cancel job, validity).
+        if self.captured_amount > new_amount:
+            self.refunded_amount += self.captured_amount - new_amount
+        self.amount = new_amount
+        self.authorized_at = at
+        if job_cd == "CAPTURE":
+            self.captured_at = at
+            self.captured_amount = new_amount
+            return Status.CAPTURED_IMMEDIATELY
+        self.captured_amount = 0
+        return Status.AUTHORIZED
+
+    @transition(field=status, source=list(CANCELLED),
+                target=RETURN_VALUE(Status.AUTHORIZED, Status.CAPTURED_IMMEDIATELY))
+    def reauthorized(self, job_cd: str, new_amount: int, at):
+        self.amount = new_amount
+        self.authorized_at = at
+        self.cancelled_at = None
+        if job_cd == "CAPTURE":
+            self.captured_at = at
+            self.captured_amount = new_amount
+            return Status.CAPTURED_IMMEDIATELY
+        self.captured_at = None
+        self.captured_amount = 0
+        return Status.AUTHORIZED
+
+    @transition(field=status, source=Status.AUTHORIZED, target=Status.AUTH_EXPIRED)
+    def authorization_expired(self):
+        pass
+
+    @transition(field=status, source="*", target=RETURN_VALUE(*Status.values))
+    def corrected_from_gateway(self, new_status: str, at):
+        """The gateway's answer wins (SPEC 3.1): align with what SearchTrade reports."""
+        if new_status in LIVE_CAPTURED and not self.captured_amount:
+            self.captured_amount = self.amount
+            self.captured_at = self.captured_at or at
+        if new_status in CANCELLED:
+            self.refunded_amount += self.captured_amount
+            self.captured_amount = 0
+            self.cancelled_at = self.cancelled_at or at
+        if new_status == Status.AUTHORIZED:
+            self.captured_amount = 0
+        return new_status
+
+
+class OperationKind(models.TextChoices):
+    AUTHORIZE = "authorize", _("Authorize")
+    CAPTURE = "capture", _("Capture")
+    CANCEL = "cancel", _("Cancel")
+    CHANGE_AMOUNT = "change_amount", _("Change amount")
+    REAUTHORIZE = "reauthorize", _("Re-authorize")
+    EXPIRE = "expire", _("Expire authorization")
+    SYNC = "sync", _("Status check")
+
+
+class OperationState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Outcome unknown")
+
+
+UNRESOLVED = (OperationState.PENDING, OperationState.UNKNOWN)
+
+
+class OperationQuerySet(models.QuerySet):
+    def unresolved(self):
+        # A status check never blocks: it moves no money, and a lost answer is simply asked again.
+        return self.filter(state__in=UNRESOLVED).exclude(kind=OperationKind.SYNC)
+
+
+class PaymentOperation(models.Model):
+    """Append-only: written pending before the gateway call, completed once, never edited after."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="operations",
+                                verbose_name=_("payment"))
+    kind = models.CharField(_("operation"), max_length=20, choices=OperationKind.choices)
+    state = models.CharField(_("result"), max_length=12, choices=OperationState.choices,
+                             default=OperationState.PENDING)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    gateway_job = models.CharField(_("gateway job"), max_length=20, blank=True)
+    amount = models.PositiveIntegerField(_("amount (JPY)"), default=0)
+    previous_amount = models.PositiveIntegerField(_("previous amount (JPY)"), default=0)
+    status_before = models.CharField(_("status before"), max_length=30, blank=True)
+    status_after = models.CharField(_("status after"), max_length=30, blank=True)
+    explanation = models.TextField(_("explanation"), blank=True)
+    error_code = models.CharField(_("gateway error code"), max_length=100, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+    gateway_status = models.CharField(_("gateway status"), max_length=20, blank=True)
+    response = models.JSONField(_("gateway answer"), default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("by"))
+    actor_label = models.CharField(_("by"), max_length=150)
+    resolution = models.TextField(_("resolution"), blank=True)
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    objects = OperationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("payment operation")
+        verbose_name_plural = _("payment operations")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "created_at"], name="operation_state_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.gateway_job} ({self.get_state_display()})"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_state = instance.__dict__.get("state")
+        return instance
+
+    def save(self, *args, **kwargs):
+        loaded = getattr(self, "_loaded_state", None)
+        if self.pk and loaded not in (None, *UNRESOLVED):
+            raise RuntimeError("a completed payment operation is never edited")
+        super().save(*args, **kwargs)
+        self._loaded_state = self.state
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("payment operations are append-only")

@@ -1,0 +1,175 @@
+"""Resolve what we do not know from what the gateway says (SearchTrade), never by calling again.
+
+Used by the API's `sync`, the admin's status check and the status-sync batch. It never moves money:
+it settles operations whose answer was lost, aligns the status with the gateway's, and reports what
+it cannot explain (an amount no operation accounts for) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from gateways.base import (
+    GatewayNotSent,
+    GatewayOutcomeUnknown,
+    GatewayRefused,
+    TransactionNotFound,
+    TransactionResult,
+)
+from payments.actors import Actor
+from payments.errors import GatewayDeclined, GatewayUnavailable
+from payments.gateway_factory import card_gateway_for
+from payments.ledger import lock_payment, plan_of
+from payments.models import (
+    GMO_CARD_STATUS,
+    LIVE_CAPTURED,
+    OperationKind,
+    OperationState,
+    Payment,
+    PaymentOperation,
+    Status,
+)
+from payments.operations import SPECS
+from payments.signals import notify_payment_changed
+from shops.roles import Perm
+
+
+@dataclass
+class SyncResult:
+    payment: Payment
+    gateway_status: str = ""
+    resolved: list[str] = field(default_factory=list)
+    corrections: list[str] = field(default_factory=list)
+    discrepancies: list[str] = field(default_factory=list)
+    in_flight: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.resolved or self.corrections)
+
+
+def _resolvable(payment: Payment):
+    stale_before = timezone.now() - timedelta(seconds=settings.PENDING_OPERATION_STALE_SECONDS)
+    ops = list(payment.operations.unresolved().select_for_update().order_by("created_at", "id"))
+    # A young pending operation may still be waiting for its answer in another process.
+    in_flight = [op for op in ops if op.state == OperationState.PENDING and op.created_at > stale_before]
+    return [op for op in ops if op not in in_flight], bool(in_flight)
+
+
+def sync_payment(payment: Payment, *, actor: Actor) -> SyncResult:
+    with transaction.atomic():
+        locked = lock_payment(payment.pk)
+        actor.require(locked.shop_id, Perm.VIEW)
+        check = PaymentOperation.objects.create(
+            payment=locked, kind=OperationKind.SYNC, idempotency_key=f"sync:{uuid.uuid4()}",
+            gateway_job="SearchTrade", amount=locked.amount, previous_amount=locked.amount,
+            status_before=locked.status, actor_id=actor.user_id, actor_label=actor.label,
+        )
+    try:
+        trade = card_gateway_for(locked.shop).search(locked.gateway_order_id)
+    except TransactionNotFound:
+        trade = None
+    except GatewayRefused as exc:
+        _fail_check(check, exc.codes)
+        raise GatewayDeclined(str(exc), gateway_code=exc.codes, operation=check) from exc
+    except (GatewayNotSent, GatewayOutcomeUnknown) as exc:
+        _fail_check(check, "", str(exc))
+        raise GatewayUnavailable(operation=check) from exc
+    return _apply_trade(payment, check, trade)
+
+
+def _fail_check(check: PaymentOperation, code: str, message: str = "") -> None:
+    check.state = OperationState.FAILED
+    check.error_code = code
+    check.error_message = message
+    check.completed_at = timezone.now()
+    check.save()
+
+
+def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionResult | None) -> SyncResult:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = lock_payment(payment.pk)
+        check = PaymentOperation.objects.select_for_update().get(pk=check.pk)
+        result = SyncResult(payment=locked, gateway_status=trade.status if trade else "NOT_FOUND")
+        ops, result.in_flight = _resolvable(locked)
+        for op in ops:
+            _resolve(locked, op, trade, now, result)
+        if not result.in_flight and not result.discrepancies:
+            _align_status(locked, trade, now, result)
+        _check_amount(locked, trade, result)
+        before = check.status_before
+        locked.gateway_status = result.gateway_status
+        locked.last_synced_at = now
+        if result.changed:
+            locked.version += 1
+        locked.save()
+        check.state = OperationState.SUCCEEDED
+        check.gateway_status = result.gateway_status
+        check.status_after = locked.status
+        check.response = {k: v for k, v in (trade.raw if trade else {}).items() if k != "AccessPass"}
+        check.resolution = "\n".join(result.resolved + result.corrections + result.discrepancies)
+        check.completed_at = now
+        check.save()
+        if result.changed or before != locked.status:
+            notify_payment_changed(locked, check)
+    payment.version = locked.version
+    return result
+
+
+def _resolve(payment: Payment, op: PaymentOperation, trade, now, result: SyncResult) -> None:
+    spec = SPECS[op.kind]
+    plan = plan_of(op)
+    verdict = spec.outcome_from_trade(payment, plan, trade)
+    said = f"SearchTrade Status={trade.status} Amount={trade.amount}" if trade else "SearchTrade: not found"
+    if verdict is None:
+        result.discrepancies.append(
+            f"#{op.pk} {op.kind} {op.gateway_job}: cannot tell from the gateway ({said}); left unresolved")
+        return
+    if verdict:
+        try:
+            spec.apply(payment, plan, trade.processed_at or now)
+        except TransitionNotAllowed:
+            pass  # our status moved on meanwhile; aligning with the gateway's status settles it
+        op.state = OperationState.SUCCEEDED
+        op.resolution = f"applied at the gateway ({said})"
+    else:
+        if op.kind == OperationKind.AUTHORIZE and payment.status == Status.UNPROCESSED:
+            payment.authorization_refused()
+        op.state = OperationState.FAILED
+        op.resolution = f"not applied at the gateway ({said})"
+    op.status_after = payment.status
+    op.gateway_status = trade.status if trade else ""
+    op.completed_at = now
+    op.save()
+    result.resolved.append(f"#{op.pk} {op.kind} {op.gateway_job}: {op.resolution}")
+
+
+def _align_status(payment: Payment, trade, now, result: SyncResult) -> None:
+    if trade is None:
+        return
+    theirs = GMO_CARD_STATUS.get(trade.status)
+    ours = payment.status
+    if theirs is None or theirs == ours:
+        return
+    # The gateway has no "expired" word (it still says AUTH) and keeps UNPROCESSED after a decline.
+    if (ours, theirs) in ((Status.AUTH_EXPIRED, Status.AUTHORIZED), (Status.FAILED, Status.UNPROCESSED)):
+        return
+    payment.corrected_from_gateway(theirs, trade.processed_at or now)
+    result.corrections.append(f"status {ours} → {theirs} (the gateway says {trade.status})")
+
+
+def _check_amount(payment: Payment, trade, result: SyncResult) -> None:
+    live = (Status.AUTHORIZED, Status.AUTH_EXPIRED, *LIVE_CAPTURED)
+    if trade is None or payment.status not in live or trade.status in ("UNPROCESSED", "VOID", "RETURN", "RETURNX"):
+        return
+    if trade.amount != payment.amount:
+        result.discrepancies.append(
+            f"amount: ours ¥{payment.amount:,}, the gateway's ¥{trade.amount:,}; no operation explains it")

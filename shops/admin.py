@@ -1,0 +1,80 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from shops.models import Shop, ShopApiToken, ShopMembership
+from shops.roles import Perm
+from shops.selectors import shops_for_user, user_can
+
+
+class ShopForm(forms.ModelForm):
+    # Write-only: the stored password is never rendered back into the page.
+    gmo_shop_pass = forms.CharField(
+        label=_("GMO shop password"), required=False, widget=forms.PasswordInput(render_value=False),
+        help_text=_("Leave empty to keep the current password. It is stored encrypted and never shown."))
+
+    class Meta:
+        model = Shop
+        fields = ["name", "code", "capture_mode", "authorization_validity_days", "expiry_warning_days",
+                  "gmo_shop_id", "gmo_base_url"]
+
+    def save(self, commit=True):
+        shop = super().save(commit=False)
+        if self.cleaned_data.get("gmo_shop_pass"):
+            shop.set_gmo_shop_pass(self.cleaned_data["gmo_shop_pass"])
+        if commit:
+            shop.save()
+        return shop
+
+
+class MembershipInline(admin.TabularInline):
+    model = ShopMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Shop)
+class ShopAdmin(admin.ModelAdmin):
+    form = ShopForm
+    list_display = ["code", "name", "capture_mode", "authorization_validity_days", "credentials_set"]
+    search_fields = ["code", "name"]
+    inlines = [MembershipInline]
+
+    @admin.display(description=_("GMO credentials"), boolean=True)
+    def credentials_set(self, obj):
+        return obj.has_gmo_credentials
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk__in=shops_for_user(request.user))
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or request.user.memberships.exists()
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return True
+        return obj is not None and user_can(request.user, obj.pk, Perm.SETTINGS)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ShopApiToken)
+class ShopApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "shop", "prefix", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at"]
+    fields = ["shop", "name", "prefix", "created_at", "revoked_at"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    has_view_permission = has_change_permission = has_module_permission
+
+    def has_add_permission(self, request):
+        return False  # issued with `manage.py issue_api_token`, which shows the raw key once

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from shops import crypto
+from shops.roles import Role
+
+
+class CaptureMode(models.TextChoices):
+    AUTHORIZE = "authorize", _("Authorize only (仮売上)")
+    CAPTURE = "capture", _("Immediate capture (即時売上)")
+
+
+class Shop(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    capture_mode = models.CharField(
+        _("card capture mode"), max_length=20, choices=CaptureMode.choices, default=CaptureMode.AUTHORIZE
+    )
+    authorization_validity_days = models.PositiveSmallIntegerField(
+        _("authorization validity (days)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(180)],
+    )
+    expiry_warning_days = models.PositiveSmallIntegerField(
+        _("warn of expiring authorizations (days before)"), default=7
+    )
+    gmo_shop_id = models.CharField(
+        _("GMO shop ID"),
+        max_length=13,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9]*$", _("Half-width letters and digits only."))],
+    )
+    # Stored encrypted; read through `gmo_shop_pass`, never rendered back to a form.
+    gmo_shop_pass_encrypted = models.TextField(_("GMO shop password (encrypted)"), blank=True, editable=False)
+    gmo_base_url = models.URLField(_("GMO base URL (override)"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def gmo_shop_pass(self) -> str:
+        return crypto.decrypt(self.gmo_shop_pass_encrypted)
+
+    def set_gmo_shop_pass(self, value: str) -> None:
+        self.gmo_shop_pass_encrypted = crypto.encrypt(value)
+
+    @property
+    def has_gmo_credentials(self) -> bool:
+        return bool(self.gmo_shop_id and self.gmo_shop_pass_encrypted)
+
+
+class ShopMembership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.STAFF)
+
+    class Meta:
+        verbose_name = _("shop membership")
+        verbose_name_plural = _("shop memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "shop"], name="uniq_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.shop} ({self.get_role_display()})"
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ShopApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+    def lookup(self, raw: str):
+        return self.active().select_related("shop").filter(key_hash=_hash_token(raw)).first()
+
+
+class ShopApiToken(models.Model):
+    """A per-shop API key. Only its hash is stored; the raw key is shown once at creation."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShopApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, shop: Shop, name: str) -> tuple[ShopApiToken, str]:
+        raw = "pa_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(shop=shop, name=name, prefix=raw[:10], key_hash=_hash_token(raw))
+        return token, raw

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from payments import services
+from payments.actors import Actor
+from shops.models import Shop, ShopMembership
+
+VISA_OK = "4111111111111111"
+VISA_DECLINED = "4000000000000002"
+VISA_SLOW = "4000000000000259"
+
+
+class ShopFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shop
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"テストショップ{n}")
+    code = factory.Sequence(lambda n: f"shop{n}")
+    gmo_shop_id = factory.Sequence(lambda n: f"tshop{n:08d}")
+
+    @factory.post_generation
+    def credentials(obj, create, extracted, **kwargs):
+        obj.set_gmo_shop_pass(extracted or "pass1234")
+        if create:
+            obj.save()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    is_staff = True
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or "pw")
+        if create:
+            obj.save()
+
+
+def member(shop: Shop, role: str, user=None):
+    user = user or UserFactory()
+    ShopMembership.objects.create(user=user, shop=shop, role=role)
+    return user
+
+
+def card_payment(shop: Shop, sandbox, amount: int = 3000, card: str = VISA_OK, authorize: bool = True,
+                 reference: str = "ORDER-1"):
+    """A card payment authorized (or captured, per shop setting) through the sandbox."""
+    actor = Actor.system("test")
+    payment = services.create_card_payment(shop, amount=amount, reference=reference, actor=actor)
+    if authorize:
+        token = sandbox.create_token(card)
+        services.authorize_payment(payment, token=token, by=actor)
+        payment.refresh_from_db()
+    return payment
