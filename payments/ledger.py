@@ -64,10 +64,11 @@ def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None,
         replay = _replay(key, locked, spec.kind)
         if replay is not None:
             return replay, plan_of(replay), False
-        if locked.operations.unresolved().exists():
-            raise PaymentBusy()
+        # A stale view is the more useful answer than "busy": the operator must look again first.
         if locked.version != payment.version:
             raise ChangedMeanwhile()
+        if locked.operations.unresolved().exists():
+            raise PaymentBusy()
         plan = spec.plan(locked, timezone.now(), **kwargs)
         try:
             with transaction.atomic():
