@@ -1,0 +1,72 @@
+"""Client of the sandbox control API (``/_sandbox/...``), for tests and the demo seeder."""
+
+from datetime import datetime
+
+import requests
+
+
+class SandboxControl:
+    def __init__(self, base_url: str, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(self, method: str, path: str, json=None, params=None, allow_404: bool = False):
+        response = self.session.request(method, f"{self.base_url}/_sandbox/{path}", json=json, params=params,
+                                        timeout=self.timeout)
+        if allow_404 and response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            # Surface the sandbox's own message (e.g. "card number fails the Luhn check").
+            message = f"{response.status_code} {method} {path}: {response.text}"
+            raise requests.HTTPError(message, response=response)
+        return response.json()
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def calls(self, api: str | None = None) -> list[dict]:
+        return self._call("GET", "calls", params={"api": api} if api else None)
+
+    def clear_calls(self) -> None:
+        self._call("DELETE", "calls")
+
+    def faults(self) -> dict:
+        return self._call("GET", "faults")
+
+    def set_faults(self, latency_ms: int = 0, rules: list[dict] | None = None) -> dict:
+        return self._call("POST", "faults", json={"latency_ms": latency_ms, "rules": list(rules or [])})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def set_clock(self, offset_seconds: float = 0, *, at: datetime | None = None) -> datetime:
+        """Set the offset from real time, or jump to the absolute moment ``at``."""
+        body = {"now": at.isoformat()} if at else {"offset_seconds": offset_seconds}
+        return datetime.fromisoformat(self._call("POST", "clock", json=body)["now"])
+
+    def advance_clock(self, seconds: float) -> datetime:
+        return datetime.fromisoformat(self._call("POST", "clock", json={"advance_seconds": seconds})["now"])
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self._call("GET", "clock")["now"])
+
+    def transactions(self) -> list[dict]:
+        return self._call("GET", "transactions")
+
+    def transaction(self, order_id: str, shop_id: str | None = None) -> dict | None:
+        params = {"shop_id": shop_id} if shop_id else None
+        return self._call("GET", f"transactions/{order_id}", params=params, allow_404=True)
+
+    def patch_transaction(self, order_id: str, *, shop_id: str | None = None, **fields) -> dict | None:
+        """Change a transaction "in GMO's screen", e.g. ``status="VOID"``, ``auth_at=datetime(...)``."""
+        body = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+        params = {"shop_id": shop_id} if shop_id else None
+        return self._call("POST", f"transactions/{order_id}", json=body, params=params, allow_404=True)
+
+    def create_token(self, card_no: str, expire: str = "3012", security_code: str = "123") -> str:
+        body = {"card_no": card_no, "expire": expire, "security_code": security_code}
+        return self._call("POST", "tokens", json=body)["token"]
+
+    def register_shop(self, shop_id: str, shop_pass: str) -> None:
+        self._call("POST", "shops", json={"shop_id": shop_id, "shop_pass": shop_pass})
