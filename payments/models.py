@@ -237,12 +237,6 @@ class PaymentOperation(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.gateway_job} ({self.get_state_display()})"
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_state = instance.__dict__.get("state")
-        return instance
-
     def save(self, *args, **kwargs):
         loaded = getattr(self, "_loaded_state", None)
         if self.pk and loaded not in (None, *UNRESOLVED):
@@ -252,3 +246,9 @@ class PaymentOperation(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("payment operations are append-only")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_state = instance.__dict__.get("state")
+        return instance

@@ -1,0 +1,99 @@
+"""Demo data paid through the running GMO sandbox: shops, logins, orders in several card states.
+
+Acts as the customer's browser when it asks the sandbox for card tokens: our own code paths only
+ever see tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from gateways.sandbox.control import SandboxControl
+from orders.services import LineInput, place_card_order
+from payments import services
+from payments.actors import Actor
+from payments.errors import PaymentError
+from payments.models import Payment
+from shops.models import CaptureMode, Shop, ShopApiToken, ShopMembership
+
+LOGINS = [("admin", "admin", None), ("operator", "operator", "operator"), ("staff", "staff", "staff")]
+CUSTOMERS = ["山田 太郎", "佐藤 花子", "鈴木 一郎", "高橋 美咲", "田中 健", "伊藤 さくら", "渡辺 翔", "小林 愛"]
+PRODUCTS = [("有田焼 マグカップ", 2200), ("今治タオル", 1650), ("抹茶 100g", 3240), ("南部鉄器 急須", 8800)]
+
+
+class Command(BaseCommand):
+    help = "Seed demo shops, logins and card orders through the gateway sandbox (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
+
+    def handle(self, sandbox_url, **options):
+        if Shop.objects.filter(code="zakka").exists():
+            self.stdout.write("demo data already present; nothing seeded")
+            return
+        self.sandbox = SandboxControl(sandbox_url)
+        self.actor = Actor.system("demo seed")
+        zakka, events = self.create_shops()
+        self.create_logins(zakka, events)
+        self.seed_orders(zakka, events)
+        _, raw = ShopApiToken.issue(zakka, "demo")
+        self.stdout.write(f"API token for shop 'zakka': {raw}")
+        counts = {}
+        for status in Payment.objects.values_list("status", flat=True):
+            counts[status] = counts.get(status, 0) + 1
+        self.stdout.write(f"seeded payments by status: {counts}")
+
+    def create_shops(self):
+        zakka = Shop(name="デモ雑貨店", code="zakka", gmo_shop_id="tshop00000001")
+        zakka.set_gmo_shop_pass("zakkapass1")
+        zakka.save()
+        events = Shop(name="デモイベント事務局", code="events", gmo_shop_id="tshop00000002",
+                      capture_mode=CaptureMode.CAPTURE)
+        events.set_gmo_shop_pass("eventpass1")
+        events.save()
+        return zakka, events
+
+    def create_logins(self, zakka, events):
+        User = get_user_model()
+        for username, password, role in LOGINS:
+            user = User.objects.create_user(username, password=password, is_staff=True,
+                                            is_superuser=role is None)
+            if role:
+                ShopMembership.objects.create(user=user, shop=zakka, role=role)
+
+    def order(self, shop, n, card="4111111111111111", days_ago=0):
+        name, price = PRODUCTS[n % len(PRODUCTS)]
+        quantity = 1 + n % 3
+        try:
+            order = place_card_order(
+                shop, lines=[LineInput(name, quantity, price)], total=quantity * price,
+                customer_name=CUSTOMERS[n % len(CUSTOMERS)], customer_email=f"customer{n}@example.jp",
+                token=self.sandbox.create_token(card), by=self.actor)
+        except PaymentError as exc:
+            self.stdout.write(f"  order {n}: {exc.message}")
+            return None
+        if days_ago:
+            # Demo history only: spread the authorizations over the past weeks.
+            at = timezone.now() - timedelta(days=days_ago)
+            Payment.objects.filter(pk=order.payment_id).update(authorized_at=at, created_at=at)
+        return Payment.objects.get(pk=order.payment_id)
+
+    def seed_orders(self, zakka, events):
+        a = self.actor
+        for n, days in enumerate([0, 1, 3, 10, 40, 86]):
+            self.order(zakka, n, days_ago=days)  # 仮売上, one close to the 90-day limit
+        for n in range(6, 9):
+            services.capture_payment(self.order(zakka, n, days_ago=n - 4), by=a)  # 実売上
+        services.cancel_payment(self.order(zakka, 9), by=a)  # 取消 (same day: VOID)
+        services.cancel_payment(self.order(zakka, 10, days_ago=2), by=a)  # 返品 (RETURN)
+        changed = self.order(zakka, 11)
+        services.change_amount(changed, new_amount=changed.amount - 500, job="AUTH", by=a)
+        self.order(zakka, 12, card="4000000000000002")  # declined: オーソリ失敗
+        expired = self.order(zakka, 13, days_ago=95)
+        services.expire_authorization(expired, by=a)  # checked at the sandbox first
+        for n in range(14, 18):
+            self.order(events, n)  # 即時売上

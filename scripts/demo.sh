@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs the whole product on embedded defaults: gateway sandbox, web, Celery worker and beat.
+# Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WEB_PORT="${WEB_PORT:-8000}"
+SANDBOX_PORT="${SANDBOX_PORT:-8765}"
+export GMO_PG_BASE_URL="${GMO_PG_BASE_URL:-http://127.0.0.1:${SANDBOX_PORT}}"
+PY=.venv/bin/python
+mkdir -p var/log var/celery-broker/processed
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+wait_for() {  # url, name
+  for _ in $(seq 1 100); do
+    if $PY -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$2 did not start; see var/log/" >&2
+  exit 1
+}
+
+$PY manage.py run_gateway_sandbox --port "$SANDBOX_PORT" --state-file var/sandbox-state.json \
+  > var/log/sandbox.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:${SANDBOX_PORT}/_sandbox/clock" "gateway sandbox"
+
+LOG_LEVEL=WARNING $PY manage.py seed_demo --sandbox-url "http://127.0.0.1:${SANDBOX_PORT}"
+
+.venv/bin/celery -A payments_admin worker --pool=solo --loglevel=INFO > var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A payments_admin beat --loglevel=INFO --schedule var/celerybeat-schedule \
+  > var/log/beat.log 2>&1 &
+pids+=($!)
+$PY manage.py runserver "127.0.0.1:${WEB_PORT}" --noreload > var/log/web.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:${WEB_PORT}/admin/login/" "web server"
+
+cat <<MSG
+
+  Payments admin is running.
+    Admin:            http://127.0.0.1:${WEB_PORT}/admin/
+    Logins:           admin / admin (superuser)   operator / operator   staff / staff
+    Gateway sandbox:  http://127.0.0.1:${SANDBOX_PORT}/token  (test card page)
+    API docs:         http://127.0.0.1:${WEB_PORT}/api/schema/
+    Logs:             var/log/{web,worker,beat,sandbox}.log
+  Press Ctrl-C to stop.
+
+MSG
+wait -n "${pids[@]}"
+echo "a demo process exited; stopping the rest (see var/log/)" >&2
