@@ -13,6 +13,8 @@ class ShopForm(forms.ModelForm):
         label=_("GMO shop password"), required=False, widget=forms.PasswordInput(render_value=False),
         help_text=_("Leave empty to keep the current password. It is stored encrypted and never shown."))
 
+    gmo_base_url = forms.URLField(label=_("GMO base URL (override)"), required=False, assume_scheme="https")
+
     class Meta:
         model = Shop
         fields = ["name", "code", "capture_mode", "authorization_validity_days", "expiry_warning_days",

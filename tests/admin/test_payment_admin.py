@@ -1,0 +1,131 @@
+"""The payment pages: confirm-before-acting, permissions, and shop scoping."""
+
+import pytest
+from django.urls import reverse
+
+from orders.models import Order
+from payments.models import Payment, Status
+from shops.models import Shop
+from tests.factories import card_payment, member
+
+pytestmark = pytest.mark.django_db
+
+
+def detail(p):
+    return reverse("admin:payments_payment_change", args=[p.pk])
+
+
+def operate(p, kind):
+    return reverse("admin:payments_payment_operate", args=[p.pk, kind])
+
+
+def test_capture_through_confirm_page(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox, amount=4400)
+    client.force_login(operator)
+    page = client.get(detail(payment)).content.decode()
+    assert "実売上処理" in page and "仮売上" in page
+    confirm = client.get(operate(payment, "capture")).content.decode()
+    assert "GMO経由でカードに¥4,400を請求します" in confirm
+    assert sandbox.calls("AlterTran") == []  # nothing happens before the confirmation
+    response = client.post(operate(payment, "capture"), {"version": payment.version}, follow=True)
+    assert "完了しました" in response.content.decode()
+    payment.refresh_from_db()
+    assert payment.status == Status.CAPTURED
+    assert payment.operations.last().actor == operator
+
+
+def test_cancel_confirm_explains_the_gateway_job(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    confirm = client.get(operate(payment, "cancel")).content.decode()
+    assert "取消 (VOID)" in confirm and "本日" in confirm
+
+
+def test_stale_confirm_page_is_changed_meanwhile(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    stale_version = payment.version
+    client.post(operate(payment, "capture"), {"version": stale_version})
+    response = client.post(operate(payment, "cancel"), {"version": stale_version}, follow=True)
+    assert "他の操作により変更されました" in response.content.decode()
+    assert Payment.objects.get(pk=payment.pk).status == Status.CAPTURED
+    assert len(sandbox.calls("AlterTran")) == 1
+
+
+def test_gateway_error_is_shown_with_code_and_meaning(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    sandbox.set_faults(rules=[{"api": "AlterTran", "action": "error", "err_code": "E01",
+                               "err_info": "E01050004", "times": 1}])
+    client.force_login(operator)
+    response = client.post(operate(payment, "capture"), {"version": payment.version}, follow=True)
+    page = response.content.decode()
+    assert "E01050004" in page and "この取引の状態ではその処理はできません" in page
+    assert Payment.objects.get(pk=payment.pk).status == Status.AUTHORIZED
+
+
+def test_staff_is_not_offered_cancel_and_cannot_force_it(client, shop, sandbox, staff):
+    payment = card_payment(shop, sandbox)
+    client.force_login(staff)
+    page = client.get(detail(payment)).content.decode()
+    assert "operation-capture" in page and "operation-cancel" not in page
+    assert client.get(operate(payment, "cancel")).status_code == 403
+    assert client.post(operate(payment, "cancel"), {"version": payment.version}).status_code == 403
+    assert Payment.objects.get(pk=payment.pk).status == Status.AUTHORIZED
+
+
+def test_only_allowed_transitions_are_offered(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    client.post(operate(payment, "cancel"), {"version": payment.version})
+    page = client.get(detail(payment)).content.decode()
+    assert "operation-capture" not in page and "operation-cancel" not in page
+
+
+def test_other_shops_payment_is_404_and_never_listed(client, shop, other_shop, sandbox):
+    card_payment(shop, sandbox, reference="MINE-1")
+    theirs = card_payment(other_shop, sandbox, reference="THEIRS-1")
+    user = member(shop, "admin")
+    client.force_login(user)
+    for url in (detail(theirs), operate(theirs, "capture"),
+                reverse("admin:payments_payment_sync", args=[theirs.pk])):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert "THEIRS-1" not in response.content.decode()
+    assert client.post(operate(theirs, "capture"), {"version": theirs.version}).status_code == 404
+    listing = client.get(reverse("admin:payments_payment_changelist")).content.decode()
+    assert "MINE-1" in listing and "THEIRS-1" not in listing
+    searched = client.get(reverse("admin:payments_payment_changelist"), {"q": "THEIRS"}).content.decode()
+    assert "THEIRS-1" not in searched
+    assert Payment.objects.get(pk=theirs.pk).status == Status.AUTHORIZED
+
+
+def test_unknown_payment_is_404(client, shop, operator):
+    client.force_login(operator)
+    assert client.get(reverse("admin:payments_payment_change", args=[999999])).status_code == 404
+
+
+def test_orders_are_scoped_too(client, shop, other_shop):
+    Order.objects.create(shop=other_shop, number="THEIRS-9", customer_name="x", total=100)
+    client.force_login(member(shop, "admin"))
+    assert "THEIRS-9" not in client.get(reverse("admin:orders_order_changelist")).content.decode()
+
+
+def test_shop_password_is_write_only(admin_client, shop):
+    page = admin_client.get(reverse("admin:shops_shop_change", args=[shop.pk])).content.decode()
+    assert "pass1234" not in page and shop.gmo_shop_pass_encrypted not in page
+    data = {"name": shop.name, "code": shop.code, "capture_mode": "authorize", "authorization_validity_days": 90,
+            "expiry_warning_days": 7, "gmo_shop_id": shop.gmo_shop_id, "gmo_base_url": "", "gmo_shop_pass": "",
+            "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0}
+    admin_client.post(reverse("admin:shops_shop_change", args=[shop.pk]), data)
+    assert Shop.objects.get(pk=shop.pk).gmo_shop_pass == "pass1234"  # empty field keeps it
+    data["gmo_shop_pass"] = "newpass9"
+    admin_client.post(reverse("admin:shops_shop_change", args=[shop.pk]), data)
+    stored = Shop.objects.get(pk=shop.pk)
+    assert stored.gmo_shop_pass == "newpass9" and "newpass9" not in stored.gmo_shop_pass_encrypted
+
+
+def test_english_is_available_by_choice(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    client.post(reverse("set_language"), {"language": "en", "next": "/admin/"})
+    assert "Authorized" in client.get(detail(payment)).content.decode()
