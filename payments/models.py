@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -63,6 +65,8 @@ class Payment(models.Model):
     payer_name = models.CharField(_("payer"), max_length=200, blank=True)
     payer_email = models.EmailField(_("payer e-mail"), blank=True)
     authorized_at = models.DateTimeField(_("authorized at"), null=True, blank=True)
+    # authorized_at + the shop's validity days, stored so "expiring within N days" is an indexed range.
+    authorization_expires_at = models.DateTimeField(_("authorization expires at"), null=True, blank=True)
     captured_at = models.DateTimeField(_("captured at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     gateway_status = models.CharField(_("gateway status"), max_length=20, blank=True)
@@ -84,6 +88,7 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["shop", "status", "-created_at"], name="payment_shop_status"),
             models.Index(fields=["status", "authorized_at"], name="payment_status_authorized"),
+            models.Index(fields=["status", "authorization_expires_at"], name="payment_status_expires"),
             models.Index(fields=["gateway_order_id"], name="payment_gateway_order"),
         ]
 
@@ -97,12 +102,16 @@ class Payment(models.Model):
             self.__dict__.pop("status", None)
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
+    def _authorized(self, at) -> None:
+        self.authorized_at = at
+        self.authorization_expires_at = at + timedelta(days=self.shop.authorization_validity_days)
+
     # --- transitions: called by payments.services only --------------------------------------
 
     @transition(field=status, source=Status.UNPROCESSED, target=RETURN_VALUE(
         Status.AUTHORIZED, Status.CAPTURED_IMMEDIATELY))
     def authorization_succeeded(self, job_cd: str, at):
-        self.authorized_at = at
+        self._authorized(at)
         if job_cd == "CAPTURE":
             self.captured_at = at
             self.captured_amount = self.amount
@@ -133,7 +142,7 @@ class Payment(models.Model):
         if self.captured_amount > new_amount:
             self.refunded_amount += self.captured_amount - new_amount
         self.amount = new_amount
-        self.authorized_at = at
+        self._authorized(at)
         if job_cd == "CAPTURE":
             self.captured_at = at
             self.captured_amount = new_amount
@@ -145,7 +154,7 @@ class Payment(models.Model):
                 target=RETURN_VALUE(Status.AUTHORIZED, Status.CAPTURED_IMMEDIATELY))
     def reauthorized(self, job_cd: str, new_amount: int, at):
         self.amount = new_amount
-        self.authorized_at = at
+        self._authorized(at)
         self.cancelled_at = None
         if job_cd == "CAPTURE":
             self.captured_at = at

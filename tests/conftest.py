@@ -89,3 +89,27 @@ def staff(shop):
     from tests.factories import member
 
     return member(shop, "staff")
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real Celery worker (threads) consuming from Redis, on a queue of its own for this test."""
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+
+    from payments_admin.celery import app
+
+    if not (os.environ.get("REDIS_URL") and redis_reachable()):
+        _missing("Redis for the Celery worker (set REDIS_URL=redis://…)")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous = (app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager)
+    app.conf.broker_url = os.environ["REDIS_URL"]
+    app.conf.task_default_queue = queue
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
+                          loglevel="WARNING", shutdown_timeout=30, queues=[queue]):
+            yield app
+    finally:
+        app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager = previous

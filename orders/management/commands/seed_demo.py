@@ -79,7 +79,9 @@ class Command(BaseCommand):
         if days_ago:
             # Demo history only: spread the authorizations over the past weeks.
             at = timezone.now() - timedelta(days=days_ago)
-            Payment.objects.filter(pk=order.payment_id).update(authorized_at=at, created_at=at)
+            Payment.objects.filter(pk=order.payment_id).update(
+                authorized_at=at, created_at=at,
+                authorization_expires_at=at + timedelta(days=shop.authorization_validity_days))
         return Payment.objects.get(pk=order.payment_id)
 
     def seed_orders(self, zakka, events):
