@@ -11,9 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from bulk.admin_actions import bulk_cancel, bulk_capture
 from gateways.gmo.messages import describe
 from payments import card_rules, services
 from payments.actors import Actor
+from payments.admin_filters import PAYMENT_LIST_FILTERS
 from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
 from payments.models import OperationKind, Payment, PaymentOperation
 from payments.operations import SPECS
@@ -50,7 +52,8 @@ PAGE_OPERATIONS = [OperationKind.CAPTURE, OperationKind.CANCEL]
 class PaymentAdmin(ShopScopedAdmin):
     list_display = ["gateway_order_id", "reference", "payer_name", "shop", "method", "status", "amount_yen",
                     "authorized_at", "captured_at"]
-    list_filter = ["status", "method", "shop"]
+    list_filter = PAYMENT_LIST_FILTERS
+    actions = [bulk_capture, bulk_cancel]
     search_fields = ["gateway_order_id", "reference", "payer_name", "payer_email"]
     list_select_related = ["shop"]
     date_hierarchy = "created_at"

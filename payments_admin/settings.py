@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "payments",
     "gateways",
     "orders",
+    "bulk",
     "api",
 ]
 
