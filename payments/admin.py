@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _l
 
 from bulk.admin_actions import bulk_cancel, bulk_capture
-from gateways.gmo.messages import describe
-from payments import card_rules, services
-from payments.actors import Actor
 from payments.admin_filters import PAYMENT_LIST_FILTERS
-from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
-from payments.models import OperationKind, Payment, PaymentOperation
-from payments.operations import SPECS
+from payments.admin_operations import PaymentOperationsMixin, offered_operations
+from payments.models import Payment, PaymentOperation
 from shops.admin_scoping import ShopScopedAdmin
-from shops.selectors import user_can
 
 
 def yen(value: int) -> str:
@@ -44,12 +33,8 @@ class OperationInline(admin.TabularInline):
         return False
 
 
-# Operations offered on the payment page, in order: (kind, permission).
-PAGE_OPERATIONS = [OperationKind.CAPTURE, OperationKind.CANCEL]
-
-
 @admin.register(Payment)
-class PaymentAdmin(ShopScopedAdmin):
+class PaymentAdmin(PaymentOperationsMixin, ShopScopedAdmin):
     list_display = ["gateway_order_id", "reference", "payer_name", "shop", "method", "status", "amount_yen",
                     "authorized_at", "captured_at"]
     list_filter = PAYMENT_LIST_FILTERS
@@ -77,100 +62,9 @@ class PaymentAdmin(ShopScopedAdmin):
         return yen(obj.refunded_amount)
 
     def get_urls(self):
-        return [
-            path("<int:pk>/operate/<str:kind>/", self.admin_site.admin_view(self.operate_view),
-                 name="payments_payment_operate"),
-            path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name="payments_payment_sync"),
-            *super().get_urls(),
-        ]
-
-    def offered_operations(self, request, payment):
-        """Only what is allowed from the current state AND permitted to this user."""
-        now = timezone.now()
-        offered = []
-        for kind in PAGE_OPERATIONS:
-            spec = SPECS[kind]
-            if not user_can(request.user, payment.shop_id, spec.perm):
-                continue
-            verdict = card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
-                                              validity_days=payment.shop.authorization_validity_days, now=now)
-            if verdict.allowed:
-                offered.append((kind, OperationKind(kind).label))
-        return offered
+        return [*self.operation_urls(), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         payment = self.get_object(request, object_id)
-        extra_context = {**(extra_context or {}), "offered_operations": self.offered_operations(request, payment)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _payment_or_404(self, request, pk) -> Payment:
-        payment = self.get_queryset(request).filter(pk=pk).first()
-        if payment is None:
-            raise Http404
-        return payment
-
-    def operate_view(self, request, pk, kind):
-        payment = self._payment_or_404(request, pk)
-        if kind not in PAGE_OPERATIONS:
-            raise Http404
-        spec = SPECS[kind]
-        if not user_can(request.user, payment.shop_id, spec.perm):
-            raise PermissionDenied
-        detail_url = reverse("admin:payments_payment_change", args=[payment.pk])
-        if request.method == "POST":
-            # The version the operator saw on the confirm page: anything newer is "changed meanwhile".
-            try:
-                payment.version = int(request.POST.get("version", ""))
-            except ValueError:
-                raise Http404 from None
-            self._run(request, payment, kind)
-            return HttpResponseRedirect(detail_url)
-        try:
-            plan = spec.plan(payment, timezone.now())
-            error = ""
-        except PaymentError as exc:
-            plan, error = None, exc.message
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "payment": payment,
-            "kind": kind,
-            "kind_label": OperationKind(kind).label,
-            "plan": plan,
-            "error": error,
-            "detail_url": detail_url,
-            "title": _("Confirm: %(op)s") % {"op": OperationKind(kind).label},
-        }
-        return TemplateResponse(request, "admin/payments/payment/confirm_operation.html", context)
-
-    def _run(self, request, payment, kind):
-        actor = Actor.for_user(request.user)
-        run = {OperationKind.CAPTURE: services.capture_payment, OperationKind.CANCEL: services.cancel_payment}[kind]
-        try:
-            op = run(payment, by=actor)
-        except GatewayDeclined as exc:
-            codes = exc.gateway_code.split("|") if exc.gateway_code else []
-            meaning = " / ".join(f"{c}: {describe(c, request.LANGUAGE_CODE)}" for c in codes)
-            messages.error(request, _("The gateway refused; nothing was changed. %(meaning)s") % {"meaning": meaning})
-        except OutcomeUnknown as exc:
-            messages.warning(request, exc.message)
-        except PaymentError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Done: %(what)s") % {"what": op.explanation})
-
-    def sync_view(self, request, pk):
-        payment = self._payment_or_404(request, pk)
-        detail_url = reverse("admin:payments_payment_change", args=[payment.pk])
-        if request.method != "POST":
-            return HttpResponseRedirect(detail_url)
-        try:
-            result = services.sync_payment(payment, actor=Actor.for_user(request.user))
-        except PaymentError as exc:
-            messages.error(request, exc.message)
-        else:
-            lines = result.resolved + result.corrections + result.discrepancies
-            summary = "; ".join(lines) if lines else _("no difference")
-            messages.info(request, _("Gateway status %(status)s: %(summary)s")
-                          % {"status": result.gateway_status, "summary": summary})
-        return HttpResponseRedirect(detail_url)
+        extra = {**(extra_context or {}), "offered_operations": offered_operations(request.user, payment)}
+        return super().change_view(request, object_id, form_url, extra)

@@ -27,7 +27,7 @@ def test_capture_through_confirm_page(client, shop, sandbox, operator):
     confirm = client.get(operate(payment, "capture")).content.decode()
     assert "GMO経由でカードに¥4,400を請求します" in confirm
     assert sandbox.calls("AlterTran") == []  # nothing happens before the confirmation
-    response = client.post(operate(payment, "capture"), {"version": payment.version}, follow=True)
+    response = client.post(operate(payment, "capture"), {"version": payment.version, "confirmed": "1"}, follow=True)
     assert "完了しました" in response.content.decode()
     payment.refresh_from_db()
     assert payment.status == Status.CAPTURED
@@ -45,8 +45,8 @@ def test_stale_confirm_page_is_changed_meanwhile(client, shop, sandbox, operator
     payment = card_payment(shop, sandbox)
     client.force_login(operator)
     stale_version = payment.version
-    client.post(operate(payment, "capture"), {"version": stale_version})
-    response = client.post(operate(payment, "cancel"), {"version": stale_version}, follow=True)
+    client.post(operate(payment, "capture"), {"version": stale_version, "confirmed": "1"})
+    response = client.post(operate(payment, "cancel"), {"version": stale_version, "confirmed": "1"}, follow=True)
     assert "他の操作により変更されました" in response.content.decode()
     assert Payment.objects.get(pk=payment.pk).status == Status.CAPTURED
     assert len(sandbox.calls("AlterTran")) == 1
@@ -57,7 +57,7 @@ def test_gateway_error_is_shown_with_code_and_meaning(client, shop, sandbox, ope
     sandbox.set_faults(rules=[{"api": "AlterTran", "action": "error", "err_code": "E01",
                                "err_info": "E01050004", "times": 1}])
     client.force_login(operator)
-    response = client.post(operate(payment, "capture"), {"version": payment.version}, follow=True)
+    response = client.post(operate(payment, "capture"), {"version": payment.version, "confirmed": "1"}, follow=True)
     page = response.content.decode()
     assert "E01050004" in page and "この取引の状態ではその処理はできません" in page
     assert Payment.objects.get(pk=payment.pk).status == Status.AUTHORIZED
@@ -69,14 +69,14 @@ def test_staff_is_not_offered_cancel_and_cannot_force_it(client, shop, sandbox, 
     page = client.get(detail(payment)).content.decode()
     assert "operation-capture" in page and "operation-cancel" not in page
     assert client.get(operate(payment, "cancel")).status_code == 403
-    assert client.post(operate(payment, "cancel"), {"version": payment.version}).status_code == 403
+    assert client.post(operate(payment, "cancel"), {"version": payment.version, "confirmed": "1"}).status_code == 403
     assert Payment.objects.get(pk=payment.pk).status == Status.AUTHORIZED
 
 
 def test_only_allowed_transitions_are_offered(client, shop, sandbox, operator):
     payment = card_payment(shop, sandbox)
     client.force_login(operator)
-    client.post(operate(payment, "cancel"), {"version": payment.version})
+    client.post(operate(payment, "cancel"), {"version": payment.version, "confirmed": "1"})
     page = client.get(detail(payment)).content.decode()
     assert "operation-capture" not in page and "operation-cancel" not in page
 
@@ -91,7 +91,7 @@ def test_other_shops_payment_is_404_and_never_listed(client, shop, other_shop, s
         response = client.get(url)
         assert response.status_code == 404
         assert "THEIRS-1" not in response.content.decode()
-    assert client.post(operate(theirs, "capture"), {"version": theirs.version}).status_code == 404
+    assert client.post(operate(theirs, "capture"), {"version": theirs.version, "confirmed": "1"}).status_code == 404
     listing = client.get(reverse("admin:payments_payment_changelist")).content.decode()
     assert "MINE-1" in listing and "THEIRS-1" not in listing
     searched = client.get(reverse("admin:payments_payment_changelist"), {"q": "THEIRS"}).content.decode()
@@ -129,3 +129,76 @@ def test_english_is_available_by_choice(client, shop, sandbox, operator):
     client.force_login(operator)
     client.post(reverse("set_language"), {"language": "en", "next": "/admin/"})
     assert "Authorized" in client.get(detail(payment)).content.decode()
+
+
+def change_status(p):
+    return reverse("admin:payments_payment_change_status", args=[p.pk])
+
+
+def test_change_status_offers_allowed_and_permitted_operations(client, shop, sandbox, operator, staff):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    page = client.get(change_status(payment)).content.decode()
+    for kind in ("capture", "cancel", "change_amount"):
+        assert f"operation-{kind}" in page
+    assert "operation-reauthorize" not in page  # not from 仮売上
+    client.force_login(staff)
+    page = client.get(change_status(payment)).content.decode()
+    assert "operation-capture" in page and "operation-cancel" not in page and "operation-change_amount" not in page
+
+
+def test_amount_change_shows_current_and_new_then_applies(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox, amount=3000)
+    client.force_login(operator)
+    url = operate(payment, "change_amount")
+    form = client.get(url).content.decode()
+    assert 'value="AUTH"' in form and 'value="CAPTURE"' in form
+    confirm = client.post(url, {"new_amount": 2500, "job": "CAPTURE"}).content.decode()
+    assert "¥3,000" in confirm and "¥2,500" in confirm and "即時売上 (CAPTURE)" in confirm
+    assert sandbox.calls("ChangeTran") == []
+    client.post(url, {"new_amount": 2500, "job": "CAPTURE", "confirmed": "1", "version": payment.version})
+    payment.refresh_from_db()
+    assert (payment.status, payment.amount) == (Status.CAPTURED_IMMEDIATELY, 2500)
+
+
+def test_amount_change_of_a_sale_offers_only_immediate_capture(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    client.post(operate(payment, "capture"), {"version": payment.version, "confirmed": "1"})
+    form = client.get(operate(payment, "change_amount")).content.decode()
+    assert 'value="CAPTURE"' in form and 'value="AUTH"' not in form
+    payment.refresh_from_db()
+    refused = client.post(operate(payment, "change_amount"), {"new_amount": 100, "job": "AUTH"}).content.decode()
+    assert "errorlist" in refused
+    assert sandbox.calls("ChangeTran") == []
+
+
+@pytest.mark.parametrize("amount", ["-1", "10000000", "abc", ""])
+def test_bad_amount_in_the_form_changes_nothing(client, shop, sandbox, operator, amount):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    response = client.post(operate(payment, "change_amount"),
+                           {"new_amount": amount, "job": "AUTH", "confirmed": "1", "version": payment.version})
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+    assert Payment.objects.get(pk=payment.pk).amount == payment.amount and sandbox.calls("ChangeTran") == []
+
+
+def test_amount_zero_confirms_as_a_full_cancel(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox)
+    client.force_login(operator)
+    confirm = client.post(operate(payment, "change_amount"), {"new_amount": 0, "job": "AUTH"}).content.decode()
+    assert "取消 (VOID)" in confirm
+
+
+def test_reauthorize_from_the_admin(client, shop, sandbox, operator):
+    payment = card_payment(shop, sandbox, amount=3000)
+    client.force_login(operator)
+    client.post(operate(payment, "cancel"), {"version": payment.version, "confirmed": "1"})
+    payment.refresh_from_db()
+    assert "operation-reauthorize" in client.get(change_status(payment)).content.decode()
+    confirm = client.post(operate(payment, "reauthorize"), {"job": "AUTH", "new_amount": 3000}).content.decode()
+    assert "再オーソリ" in confirm
+    client.post(operate(payment, "reauthorize"),
+                {"job": "AUTH", "new_amount": 3000, "confirmed": "1", "version": payment.version})
+    payment.refresh_from_db()
+    assert payment.status == Status.AUTHORIZED

@@ -1,0 +1,175 @@
+"""ステータスを変更する: choose an operation, give its input, read the money effect, confirm.
+
+Only operations allowed from the current state AND permitted to this user are offered; the confirm
+page carries the payment version the operator saw, so a change made meanwhile is refused instead of
+acting on a stale picture.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from gateways.gmo.messages import describe
+from payments import card_rules, services
+from payments.actors import Actor
+from payments.card_rules import JOB_LABELS, MAX_AMOUNT
+from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
+from payments.models import OperationKind, Payment
+from payments.operations import SPECS
+from shops.selectors import user_can
+
+PAGE_OPERATIONS = [OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.CHANGE_AMOUNT,
+                   OperationKind.REAUTHORIZE]
+
+
+class ChangeAmountForm(forms.Form):
+    new_amount = forms.IntegerField(label=_l("New amount (JPY)"), min_value=0, max_value=MAX_AMOUNT,
+                                    help_text=_l("¥0 cancels the whole payment."))
+    job = forms.ChoiceField(label=_l("Card status after the change"))
+
+    def __init__(self, *args, payment: Payment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["job"].choices = [(j, JOB_LABELS[j]) for j in card_rules.change_amount_jobs(payment.status)]
+        self.fields["new_amount"].initial = payment.amount
+
+
+class ReauthorizeForm(forms.Form):
+    job = forms.ChoiceField(label=_l("Card status after re-authorization"),
+                            choices=[("AUTH", JOB_LABELS["AUTH"]), ("CAPTURE", JOB_LABELS["CAPTURE"])])
+    new_amount = forms.IntegerField(label=_l("Amount (JPY)"), min_value=1, max_value=MAX_AMOUNT)
+
+    def __init__(self, *args, payment: Payment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_amount"].initial = payment.amount
+
+
+FORMS = {OperationKind.CHANGE_AMOUNT: ChangeAmountForm, OperationKind.REAUTHORIZE: ReauthorizeForm}
+RUN = {
+    OperationKind.CAPTURE: lambda p, by, **kw: services.capture_payment(p, by=by),
+    OperationKind.CANCEL: lambda p, by, **kw: services.cancel_payment(p, by=by),
+    OperationKind.CHANGE_AMOUNT: lambda p, by, new_amount, job: services.change_amount(
+        p, new_amount=new_amount, job=job, by=by),
+    OperationKind.REAUTHORIZE: lambda p, by, new_amount, job: services.reauthorize_payment(
+        p, new_amount=new_amount, job=job, by=by),
+}
+
+
+def offered_operations(user, payment: Payment) -> list[tuple[str, str]]:
+    now = timezone.now()
+    offered = []
+    for kind in PAGE_OPERATIONS:
+        if not user_can(user, payment.shop_id, SPECS[kind].perm):
+            continue
+        verdict = card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
+                                          validity_days=payment.shop.authorization_validity_days, now=now)
+        if verdict.allowed:
+            offered.append((kind, OperationKind(kind).label))
+    return offered
+
+
+class PaymentOperationsMixin:
+    """Admin views for one payment's operations; mixed into PaymentAdmin."""
+
+    def operation_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/change-status/", view(self.change_status_view), name="payments_payment_change_status"),
+            path("<int:pk>/operate/<str:kind>/", view(self.operate_view), name="payments_payment_operate"),
+            path("<int:pk>/sync/", view(self.sync_view), name="payments_payment_sync"),
+        ]
+
+    def _payment_or_404(self, request, pk) -> Payment:
+        payment = self.get_queryset(request).filter(pk=pk).first()
+        if payment is None:
+            raise Http404
+        return payment
+
+    def _context(self, request, payment, **extra):
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "payment": payment,
+                "detail_url": reverse("admin:payments_payment_change", args=[payment.pk]), **extra}
+
+    def change_status_view(self, request, pk):
+        payment = self._payment_or_404(request, pk)
+        context = self._context(request, payment, offered=offered_operations(request.user, payment),
+                                title=_("Change status"))
+        return TemplateResponse(request, "admin/payments/payment/change_status.html", context)
+
+    def operate_view(self, request, pk, kind):
+        payment = self._payment_or_404(request, pk)
+        if kind not in PAGE_OPERATIONS:
+            raise Http404
+        if not user_can(request.user, payment.shop_id, SPECS[kind].perm):
+            raise PermissionDenied
+        form_class = FORMS.get(kind)
+        form = None
+        params = {}
+        if form_class is not None:
+            form = form_class(request.POST or None, payment=payment)
+            if request.method == "POST" and form.is_valid():
+                params = form.cleaned_data
+            else:
+                return self._render_input(request, payment, kind, form)
+        if request.method == "POST" and request.POST.get("confirmed") == "1":
+            try:
+                payment.version = int(request.POST.get("version", ""))
+            except ValueError:
+                raise Http404 from None
+            self._run(request, payment, kind, params)
+            return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
+        return self._render_confirm(request, payment, kind, form, params)
+
+    def _render_input(self, request, payment, kind, form):
+        context = self._context(request, payment, kind=kind, kind_label=OperationKind(kind).label, form=form,
+                                title=OperationKind(kind).label)
+        return TemplateResponse(request, "admin/payments/payment/operation_input.html", context)
+
+    def _render_confirm(self, request, payment, kind, form, params):
+        try:
+            if kind == OperationKind.CHANGE_AMOUNT and params.get("new_amount") == 0:
+                plan = SPECS[OperationKind.CANCEL].plan(payment, timezone.now())
+            else:
+                plan = SPECS[kind].plan(payment, timezone.now(), **params)
+            error = ""
+        except PaymentError as exc:
+            plan, error = None, exc.message
+        context = self._context(request, payment, kind=kind, kind_label=OperationKind(kind).label, plan=plan,
+                                error=error, form=form, title=_("Confirm: %(op)s") % {"op": OperationKind(kind).label})
+        return TemplateResponse(request, "admin/payments/payment/confirm_operation.html", context)
+
+    def _run(self, request, payment, kind, params):
+        try:
+            op = RUN[kind](payment, Actor.for_user(request.user), **params)
+        except GatewayDeclined as exc:
+            codes = exc.gateway_code.split("|") if exc.gateway_code else []
+            meaning = " / ".join(f"{c}: {describe(c, request.LANGUAGE_CODE)}" for c in codes)
+            messages.error(request, _("The gateway refused; nothing was changed. %(meaning)s") % {"meaning": meaning})
+        except OutcomeUnknown as exc:
+            messages.warning(request, exc.message)
+        except PaymentError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Done: %(what)s") % {"what": op.explanation})
+
+    def sync_view(self, request, pk):
+        payment = self._payment_or_404(request, pk)
+        detail_url = reverse("admin:payments_payment_change", args=[payment.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(detail_url)
+        try:
+            result = services.sync_payment(payment, actor=Actor.for_user(request.user))
+        except PaymentError as exc:
+            messages.error(request, exc.message)
+        else:
+            lines = result.resolved + result.corrections + result.discrepancies
+            summary = "; ".join(lines) if lines else _("no difference")
+            messages.info(request, _("Gateway status %(status)s: %(summary)s")
+                          % {"status": result.gateway_status, "summary": summary})
+        return HttpResponseRedirect(detail_url)
