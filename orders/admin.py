@@ -2,29 +2,19 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order, OrderEvent, OrderLine
-from shops.admin_scoping import ShopScopedAdmin
+from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 
 
-class LineInline(admin.TabularInline):
+class LineInline(ReadOnlyScopedInline, admin.TabularInline):
     model = OrderLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["product_name", "quantity", "unit_price", "tax_rate"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class EventInline(admin.TabularInline):
+class EventInline(ReadOnlyScopedInline, admin.TabularInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ["created_at", "actor_label", "message"]
     fields = readonly_fields
     verbose_name_plural = _("History")
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)

@@ -8,29 +8,38 @@ from django.utils.translation import gettext_lazy as _l
 from bulk.admin_actions import bulk_cancel, bulk_capture
 from payments.admin_filters import PAYMENT_LIST_FILTERS
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
-from payments.models import Payment, PaymentOperation
-from shops.admin_scoping import ShopScopedAdmin
+from payments.models import Payment, PaymentOperation, Status
+from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 
 
 def yen(value: int) -> str:
     return f"¥{value:,}"
 
 
-class OperationInline(admin.TabularInline):
+def status_label(value: str) -> str:
+    return Status(value).label if value in Status.values else value or "—"
+
+
+class OperationInline(ReadOnlyScopedInline, admin.TabularInline):
     model = PaymentOperation
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "kind", "gateway_job", "amount", "state", "status_before", "status_after",
-              "error_code", "error_message", "actor_label", "explanation", "resolution"]
+    fields = ["created_at", "kind", "gateway_job", "amount_yen", "state", "before", "after", "error_code",
+              "error_message", "actor_label", "explanation", "resolution"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
     verbose_name_plural = _l("History")
+    classes = ["payment-history"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description=_l("amount (JPY)"))
+    def amount_yen(self, op):
+        return yen(op.amount)
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description=_l("status before"))
+    def before(self, op):
+        return status_label(op.status_before)
+
+    @admin.display(description=_l("status after"))
+    def after(self, op):
+        return status_label(op.status_after)
 
 
 @admin.register(Payment)

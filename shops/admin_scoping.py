@@ -42,3 +42,22 @@ class ShopScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyScopedInline:
+    """Read-only inline shown wherever its (already shop-scoped) parent page is shown."""
+
+    can_delete = False
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -202,3 +202,12 @@ def test_reauthorize_from_the_admin(client, shop, sandbox, operator):
                 {"job": "AUTH", "new_amount": 3000, "confirmed": "1", "version": payment.version})
     payment.refresh_from_db()
     assert payment.status == Status.AUTHORIZED
+
+
+def test_history_shows_who_did_what_with_the_gateway_result(client, shop, sandbox, staff):
+    payment = card_payment(shop, sandbox)
+    client.force_login(staff)
+    client.post(operate(payment, "capture"), {"version": payment.version, "confirmed": "1"})
+    page = client.get(detail(payment)).content.decode()
+    assert "payment-history" in page
+    assert staff.username in page and "SALES" in page and "成功" in page
