@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test install lint messages bench clean
+.PHONY: demo test install browser lint messages bench clean
 
 install: $(STAMP)
 
@@ -23,7 +23,16 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	bash scripts/demo.sh
 
-test: install
+# Debian's Chromium for the Playwright tests (no browser download), plus a Japanese font so
+# screenshots are readable. Installed only when missing; needs root (CI is root).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi ipagothic; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic; \
+		else echo "install chromium and fonts-ipafont-gothic (apt) to run the browser tests"; fi; \
+	fi
+
+test: install browser
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 		$(BIN)/pytest
 
