@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "gateways",
     "orders",
     "bulk",
+    "batches",
     "api",
 ]
 
@@ -123,6 +124,10 @@ GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "30"))
 PENDING_OPERATION_STALE_SECONDS = int(os.environ.get("PENDING_OPERATION_STALE_SECONDS", "120"))
 # Key for encrypting gateway credentials at rest; derived from SECRET_KEY when unset.
 CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
+
+# Batches: concurrent gateway reads in the status sync; links in digest mails.
+BATCH_GATEWAY_CONCURRENCY = int(os.environ.get("BATCH_GATEWAY_CONCURRENCY", "4"))
+ADMIN_BASE_URL = os.environ.get("ADMIN_BASE_URL", "http://127.0.0.1:8000")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payments-admin@localhost")
