@@ -45,3 +45,6 @@ messages: install
 
 clean:
 	rm -rf var
+
+bench: install
+	$(BIN)/python bench/sync_batch.py $(BENCH_ARGS)

@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 
 def lock_payment(pk: int) -> Payment:
-    return Payment.objects.select_for_update().select_related("shop").get(pk=pk)
+    # of=("self",): lock the payment row only; locking the joined shop row would serialize a whole shop.
+    return Payment.objects.select_for_update(of=("self",)).select_related("shop").get(pk=pk)
 
 
 def plan_of(op: PaymentOperation) -> Plan:
