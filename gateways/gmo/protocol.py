@@ -21,7 +21,17 @@ from gateways.base import (
 logger = logging.getLogger(__name__)
 
 # Never log these: credentials and per-transaction passwords.
-SECRET_PARAMS = frozenset({"ShopPass", "AccessPass", "SitePass", "CardPass", "Token", "CardNo"})
+SECRET_PARAMS = frozenset({"ShopPass", "AccessPass", "SitePass", "CardPass", "Token", "CardNo", "SecurityCode"})
+
+# Keys every successful answer of an API carries. A 200 without them is not a GMO answer (a proxy's
+# or maintenance page, a truncated body): we cannot know whether it was applied.
+REQUIRED_KEYS = {
+    "EntryTran": ("AccessID", "AccessPass"),
+    "ExecTran": ("OrderID", "TranID"),
+    "AlterTran": ("AccessID", "TranID"),
+    "ChangeTran": ("AccessID", "TranID"),
+    "SearchTrade": ("OrderID", "Status"),
+}
 
 
 def encode_request(params: dict[str, str | int | None]) -> bytes:
@@ -95,8 +105,9 @@ class GmoClient:
             errors = parse_errors(fields)
             logger.info("GMO %s refused %s", api, "|".join(e.info for e in errors))
             raise GatewayRefused(errors)
-        if not fields:
-            raise GatewayOutcomeUnknown(f"{api}: empty answer")
+        missing = [key for key in REQUIRED_KEYS.get(api, ()) if key not in fields]
+        if not fields or missing:
+            raise GatewayOutcomeUnknown(f"{api}: not a gateway answer (missing {', '.join(missing) or 'everything'})")
         return fields
 
 
