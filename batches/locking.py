@@ -23,14 +23,14 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:100]
 
 
-def acquire(name: str, ttl: timedelta) -> str | None:
+def acquire(name: str, ttl: timedelta, holder: str | None = None) -> str | None:
     try:
         with transaction.atomic():
             BatchLock.objects.get_or_create(name=name)
     except IntegrityError:
         pass  # created by a concurrent caller
     now = timezone.now()
-    holder = _holder()
+    holder = holder or _holder()
     # A single conditional UPDATE: only one caller can turn a free (or expired) lock into its own.
     taken = BatchLock.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now), name=name).update(
         holder=holder, locked_until=now + ttl)

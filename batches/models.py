@@ -22,6 +22,9 @@ class BatchRun(models.Model):
     processed = models.PositiveIntegerField(_("processed"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
     summary = models.TextField(_("what it did"), blank=True)
+    # A run fanned out over the worker pool finishes when its last chunk does.
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
 
     class Meta:
         verbose_name = _("batch run")

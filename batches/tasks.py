@@ -1,22 +1,28 @@
 """Celery entry points of the scheduled batches (schedules: django-celery-beat, see migration 0002)."""
 
+from datetime import timedelta
+
 from celery import shared_task
 
+from batches import fanout
 from batches.expiry import run_authorization_expiry
-from batches.status_sync import run_status_sync
-
-
-def _outcome(report) -> dict:
-    if report is None:
-        return {"skipped": "another run holds the lock"}
-    return {"processed": report.processed, "failed": report.failed}
 
 
 @shared_task(name="batches.gateway_status_sync")
-def gateway_status_sync() -> dict:
-    return _outcome(run_status_sync())
+def gateway_status_sync(chunk_size: int = 500, recent_hours: float = 2) -> dict:
+    """Coordinator: cuts the work into chunks spread over every worker process."""
+    return fanout.start(recent=timedelta(hours=recent_hours), chunk_size=chunk_size,
+                        dispatch=lambda *args: gateway_status_sync_chunk.delay(*args))
+
+
+@shared_task(name="batches.gateway_status_sync_chunk", acks_late=True)
+def gateway_status_sync_chunk(run_id: int, lo: int, hi: int, since_iso: str, recent_seconds: float) -> dict:
+    return fanout.process_chunk(run_id, lo, hi, since_iso, recent_seconds)
 
 
 @shared_task(name="batches.authorization_expiry")
 def authorization_expiry() -> dict:
-    return _outcome(run_authorization_expiry())
+    report = run_authorization_expiry()
+    if report is None:
+        return {"skipped": "another run holds the lock"}
+    return {"processed": report.processed, "failed": report.failed}

@@ -1,6 +1,7 @@
 """Scheduled batches: authorization expiry, gateway status sync, reconciliation, run log, lock."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from batches import fanout
 from batches.expiry import run_authorization_expiry
 from batches.models import BatchRun, DigestSent, ReconciliationItem
 from batches.status_sync import run_status_sync
@@ -184,14 +186,45 @@ def test_two_sync_runs_at_once_process_each_payment_once(shop, sandbox):
     assert sorted(searched) == sorted(p.gateway_order_id for p in payments)
 
 
+def wait_for_run(run_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = BatchRun.objects.get(pk=run_id)
+        if run.status != BatchRun.Status.RUNNING:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"batch run {run_id} did not finish")
+
+
+def test_fanned_out_sync_accounts_every_chunk_and_holds_the_lock_until_the_last(
+        shop, sandbox, django_capture_on_commit_callbacks):
+    payments = [card_payment(shop, sandbox, reference=f"F{i}") for i in range(5)]
+    queued = []
+    with django_capture_on_commit_callbacks(execute=True):  # chunks are dispatched after the commit
+        started = fanout.start(recent=timedelta(hours=2), chunk_size=2, dispatch=lambda *args: queued.append(args))
+    assert started["chunks"] == 3 and len(queued) == 3
+    # While chunks are queued, another run must not start (it would check the same payments).
+    assert "skipped" in fanout.start(recent=timedelta(hours=2), chunk_size=2, dispatch=queued.append)
+    for args in queued:
+        fanout.process_chunk(*args)
+    run = BatchRun.objects.get(pk=started["run"])
+    assert (run.status, run.processed, run.chunks_done) == (BatchRun.Status.DONE, 5, 3)
+    searched = sorted(c["params"]["OrderID"] for c in sandbox.calls("SearchTrade"))
+    assert searched == sorted(p.gateway_order_id for p in payments)
+    # The last chunk released the lock: the next run starts, and finds nothing new to check.
+    assert fanout.start(recent=timedelta(hours=2), chunk_size=2, dispatch=queued.append)["chunks"] == 0
+
+
 @pytest.mark.redis
 def test_batches_run_through_a_real_celery_worker(celery_worker, shop, sandbox):
     payment = card_payment(shop, sandbox)
     sandbox.set_faults(rules=[{"api": "AlterTran", "action": "drop_response", "times": 1}])
     with pytest.raises(OutcomeUnknown):
         services.capture_payment(payment, by=SYSTEM)
-    result = gateway_status_sync.delay().get(timeout=60)
-    assert result == {"processed": 1, "failed": 0}
+    started = gateway_status_sync.delay(chunk_size=1).get(timeout=60)
+    assert started["chunks"] >= 1
+    run = wait_for_run(started["run"])
+    assert run.status == BatchRun.Status.DONE and run.processed == started["chunks"] and run.failed == 0
     assert Payment.objects.get(pk=payment.pk).status == Status.CAPTURED
     expired = card_payment(shop, sandbox)
     past = timezone.now() - timedelta(days=91)
