@@ -109,14 +109,23 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def worker_processes(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--latency-ms", type=int, default=10, help="injected per-call sandbox latency")
-    parser.add_argument("--concurrency", type=int, default=8, help="BATCH_GATEWAY_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, default=8, help="gateway threads per worker process")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2, help="Celery prefork processes")
+    parser.add_argument("--chunk-size", type=int, default=500)
     args = parser.parse_args()
 
+    queue = f"bench-{secrets.token_hex(4)}"
     env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": REDIS_URL,
+           "CELERY_TASK_DEFAULT_QUEUE": queue,  # the chunk tasks follow the coordinator to this worker
            "BATCH_GATEWAY_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING",
            "DJANGO_SETTINGS_MODULE": "payments_admin.settings"}
     os.environ.update(env)
@@ -139,9 +148,9 @@ def main() -> None:
     sandbox = subprocess.Popen([python, "manage.py", "run_gateway_sandbox", "--port", str(port), "--state-file",
                                 str(state_file), "--latency-ms", str(args.latency_ms)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    queue = f"bench-{secrets.token_hex(4)}"
-    worker = subprocess.Popen([str(Path(python).with_name("celery")), "-A", "payments_admin", "worker", "--pool=solo",
-                               "-Q", queue, "--loglevel=WARNING"], cwd=ROOT, env=env,
+    celery = str(Path(python).with_name("celery"))
+    worker = subprocess.Popen([celery, "-A", "payments_admin", "worker", "--pool=prefork",
+                               f"--concurrency={args.processes}", "-Q", queue, "--loglevel=WARNING"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "w"))
     try:
         import requests
@@ -156,12 +165,16 @@ def main() -> None:
                 time.sleep(0.1)
         else:
             raise SystemExit("the sandbox did not start")
+        from batches.models import BatchRun
         from batches.tasks import gateway_status_sync
-
         start = time.perf_counter()
-        result = gateway_status_sync.apply_async(queue=queue).get(timeout=3600)
+        started = gateway_status_sync.apply_async(kwargs={"chunk_size": args.chunk_size}, queue=queue).get(
+            timeout=3600)
+        while (run := BatchRun.objects.get(pk=started["run"])).status == BatchRun.Status.RUNNING:
+            time.sleep(0.5)
         elapsed = time.perf_counter() - start
-        peak = peak_rss_mb(worker.pid)
+        peaks = {pid: peak_rss_mb(pid) for pid in worker_processes(worker.pid)}
+        result = {"processed": run.processed, "failed": run.failed, "chunks": run.chunks_total}
     finally:
         worker.terminate()
         sandbox.terminate()
@@ -169,12 +182,14 @@ def main() -> None:
         sandbox.wait(30)
 
     rate = result["processed"] / elapsed
-    bound = args.concurrency * 1000 / args.latency_ms if args.latency_ms else float("inf")
+    threads = args.concurrency * args.processes
+    bound = threads * 1000 / args.latency_ms if args.latency_ms else float("inf")
     print(f"batch result: {result}")
     print(f"sync batch: {result['processed']:,} payments in {elapsed:.1f}s = {rate:,.0f} payments/s")
-    print(f"sandbox bound: {args.concurrency} concurrent SearchTrade × 1000/{args.latency_ms:g} ms = "
-          f"{bound:,.0f} payments/s; achieved {rate / bound:.0%} of it")
-    print(f"worker peak memory (VmHWM): {peak:,.0f} MiB")
+    print(f"sandbox bound: {threads} concurrent SearchTrade ({args.processes} processes × {args.concurrency} "
+          f"threads) × 1000/{args.latency_ms:g} ms = {bound:,.0f} payments/s; achieved {rate / bound:.0%} of it")
+    print("worker peak memory (VmHWM): " + ", ".join(f"{mb:,.0f} MiB" for mb in peaks.values())
+          + f" (main process first; largest child {max(list(peaks.values())[1:] or [0]):,.0f} MiB)")
 
 
 if __name__ == "__main__":

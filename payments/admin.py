@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _l
 
 from bulk.admin_actions import bulk_cancel, bulk_capture
-from payments.admin_filters import PAYMENT_LIST_FILTERS
+from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
 from payments.models import Payment, PaymentOperation, Status
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
@@ -43,12 +43,13 @@ class OperationInline(ReadOnlyScopedInline, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(PaymentOperationsMixin, ShopScopedAdmin):
-    list_display = ["gateway_order_id", "reference", "payer_name", "shop", "method", "status", "amount_yen",
-                    "authorized_at", "captured_at"]
+class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin):
+    list_display = ["gateway_order_id", "reference", "payer_name", "shop", "method", "status", "attention",
+                    "amount_yen", "authorized_at", "authorization_expires_at", "captured_at"]
     list_filter = PAYMENT_LIST_FILTERS
     actions = [bulk_capture, bulk_cancel]
     search_fields = ["gateway_order_id", "reference", "payer_name", "payer_email"]
+    search_help_text = _l("Order number, GMO OrderID, payer name or e-mail")
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
     inlines = [OperationInline]

@@ -68,3 +68,20 @@ def test_staff_is_not_offered_what_they_may_not_do(page, live_server, shop, sand
     # Typing the URL does not help either.
     response = page.goto(f"{live_server.url}/admin/payments/payment/{payment.pk}/operate/cancel/")
     assert response.status == 403
+
+
+def test_dashboard_links_to_the_filtered_list(page, live_server, shop, sandbox, operator, screenshot):
+    card_payment(shop, sandbox, reference="DASH-1")
+    expiring = card_payment(shop, sandbox, reference="DASH-EXPIRING")
+    soon = timezone.now() + timezone.timedelta(days=3)
+    Payment.objects.filter(pk=expiring.pk).update(authorization_expires_at=soon)
+    login(page, live_server, operator.username)
+    page.goto(f"{live_server.url}/admin/")
+    page.wait_for_selector("#dashboard")
+    assert page.get_attribute("#dashboard-status-authorized", "data-count") == "2"
+    screenshot("dashboard")
+    page.click("#dashboard-attention-expiring")
+    page.wait_for_selector("#result_list")
+    rows = page.inner_text("#result_list")
+    assert "DASH-EXPIRING" in rows and "DASH-1" not in rows
+    screenshot("payment-list-expiring")
