@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from bulk.admin_actions import bulk_cancel, bulk_capture
 from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
@@ -26,18 +26,18 @@ class OperationInline(ReadOnlyScopedInline, admin.TabularInline):
               "error_message", "actor_label", "explanation", "resolution"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
-    verbose_name_plural = _l("History")
+    verbose_name_plural = gettext_lazy("History")
     classes = ["payment-history"]
 
-    @admin.display(description=_l("amount (JPY)"))
+    @admin.display(description=gettext_lazy("amount (JPY)"))
     def amount_yen(self, op):
         return yen(op.amount)
 
-    @admin.display(description=_l("status before"))
+    @admin.display(description=gettext_lazy("status before"))
     def before(self, op):
         return status_label(op.status_before)
 
-    @admin.display(description=_l("status after"))
+    @admin.display(description=gettext_lazy("status after"))
     def after(self, op):
         return status_label(op.status_after)
 
@@ -49,7 +49,7 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
     list_filter = PAYMENT_LIST_FILTERS
     actions = [bulk_capture, bulk_cancel]
     search_fields = ["gateway_order_id", "reference", "payer_name", "payer_email"]
-    search_help_text = _l("Order number, GMO OrderID, payer name or e-mail")
+    search_help_text = gettext_lazy("Order number, GMO OrderID, payer name or e-mail")
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
     inlines = [OperationInline]
@@ -59,15 +59,15 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
     fields = readonly_fields
     change_form_template = "admin/payments/payment/change_form.html"
 
-    @admin.display(description=_l("amount (JPY)"), ordering="amount")
+    @admin.display(description=gettext_lazy("amount (JPY)"), ordering="amount")
     def amount_yen(self, obj):
         return yen(obj.amount)
 
-    @admin.display(description=_l("captured (JPY)"))
+    @admin.display(description=gettext_lazy("captured (JPY)"))
     def captured_yen(self, obj):
         return yen(obj.captured_amount)
 
-    @admin.display(description=_l("refunded (JPY)"))
+    @admin.display(description=gettext_lazy("refunded (JPY)"))
     def refunded_yen(self, obj):
         return yen(obj.refunded_amount)
 

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from gateways.gmo.messages import describe
 from payments import card_rules, services
@@ -31,9 +31,9 @@ PAGE_OPERATIONS = [OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.CH
 
 
 class ChangeAmountForm(forms.Form):
-    new_amount = forms.IntegerField(label=_l("New amount (JPY)"), min_value=0, max_value=MAX_AMOUNT,
-                                    help_text=_l("¥0 cancels the whole payment."))
-    job = forms.ChoiceField(label=_l("Card status after the change"))
+    new_amount = forms.IntegerField(label=gettext_lazy("New amount (JPY)"), min_value=0, max_value=MAX_AMOUNT,
+                                    help_text=gettext_lazy("¥0 cancels the whole payment."))
+    job = forms.ChoiceField(label=gettext_lazy("Card status after the change"))
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,9 +42,9 @@ class ChangeAmountForm(forms.Form):
 
 
 class ReauthorizeForm(forms.Form):
-    job = forms.ChoiceField(label=_l("Card status after re-authorization"),
+    job = forms.ChoiceField(label=gettext_lazy("Card status after re-authorization"),
                             choices=[("AUTH", JOB_LABELS["AUTH"]), ("CAPTURE", JOB_LABELS["CAPTURE"])])
-    new_amount = forms.IntegerField(label=_l("Amount (JPY)"), min_value=1, max_value=MAX_AMOUNT)
+    new_amount = forms.IntegerField(label=gettext_lazy("Amount (JPY)"), min_value=1, max_value=MAX_AMOUNT)
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
