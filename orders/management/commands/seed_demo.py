@@ -16,7 +16,7 @@ from gateways.sandbox.control import SandboxControl
 from orders.services import LineInput, place_card_order
 from payments import services
 from payments.actors import Actor
-from payments.errors import PaymentError
+from payments.errors import OutcomeUnknown, PaymentError
 from payments.models import Payment
 from shops.models import CaptureMode, Shop, ShopApiToken, ShopMembership
 
@@ -99,3 +99,13 @@ class Command(BaseCommand):
         services.expire_authorization(expired, by=a)  # checked at the sandbox first
         for n in range(14, 18):
             self.order(events, n)  # 即時売上
+        # A capture whose answer is lost on the way back: 結果不明 until the status sync batch (every
+        # 5 minutes, via beat) asks the sandbox and settles it as captured.
+        lost = self.order(zakka, 18)
+        self.sandbox.set_faults(rules=[{"api": "AlterTran", "action": "drop_response", "times": 1}])
+        try:
+            services.capture_payment(lost, by=a)
+        except OutcomeUnknown:
+            self.stdout.write(f"  {lost.reference}: capture answer lost on purpose; the sync batch resolves it")
+        finally:
+            self.sandbox.clear_faults()
