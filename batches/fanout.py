@@ -1,15 +1,15 @@
 """The status sync spread over the whole worker pool: one coordinator, chunk tasks, one lock, one log.
 
-The coordinator only walks the candidate ids (keyset) to cut them into pk ranges, so its memory and
-its messages stay small whatever the table size; each chunk task selects the candidates of its range
-again and syncs them with a few threads. The lock, held in the run's name, is released by whichever
+The coordinator streams the candidate ids once (a server-side cursor) and sends them out in chunks of
+a few hundred ids, so its memory stays one chunk whatever the table size; each chunk task syncs its
+ids with a few threads. The lock, held in the run's name, is released by whichever
 chunk finishes last, so a second run cannot start while chunks of the first are still queued.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -18,7 +18,7 @@ from django.utils import timezone
 from batches.locking import acquire, extend, release
 from batches.models import BatchRun
 from batches.runs import RunReport
-from batches.status_sync import NAME, _process, candidates, chunked_ids
+from batches.status_sync import NAME, _process, candidates
 
 LOCK_TTL = timedelta(minutes=30)
 SUMMARY_LINES = 200
@@ -29,7 +29,7 @@ def _holder(run_id: int) -> str:
 
 
 def start(*, recent: timedelta, chunk_size: int, dispatch) -> dict:
-    """Cut the candidates into pk ranges and hand each to `dispatch(run_id, lo, hi, since_iso)`."""
+    """Stream the candidate ids once and hand them out as `dispatch(run_id, ids)` chunks."""
     run = BatchRun.objects.create(name=NAME)
     if acquire(NAME, LOCK_TTL, holder=_holder(run.pk)) is None:
         _close(run, BatchRun.Status.SKIPPED, "another run was in progress; nothing done")
@@ -37,37 +37,59 @@ def start(*, recent: timedelta, chunk_size: int, dispatch) -> dict:
     # Runs whose chunks never all reported (lost worker) lost the lock by expiry; say so in the log.
     BatchRun.objects.filter(name=NAME, status=BatchRun.Status.RUNNING, pk__lt=run.pk).update(
         status=BatchRun.Status.FAILED, finished_at=timezone.now(), summary="did not finish (lock expired)")
-    since = timezone.now()
-    ranges = [(ids[0], ids[-1]) for ids in chunked_ids(candidates(since, recent), chunk_size)]
-    if not ranges:
-        _close(run, BatchRun.Status.DONE, "nothing to check")
-        release(NAME, _holder(run.pk))
-        return {"run": run.pk, "chunks": 0}
-    BatchRun.objects.filter(pk=run.pk).update(chunks_total=len(ranges))
-    for lo, hi in ranges:
-        transaction.on_commit(lambda lo=lo, hi=hi: dispatch(run.pk, lo, hi, since.isoformat(), recent.total_seconds()))
-    return {"run": run.pk, "chunks": len(ranges)}
+    # The run row is committed: a chunk can account against it as soon as it is dispatched.
+    chunks = 0
+    for ids in _stream(candidates(timezone.now(), recent), chunk_size):
+        dispatch(run.pk, ids)
+        chunks += 1
+    _dispatched(run.pk, chunks)
+    return {"run": run.pk, "chunks": chunks}
 
 
-def process_chunk(run_id: int, lo: int, hi: int, since_iso: str, recent_seconds: float) -> dict:
-    since = datetime.fromisoformat(since_iso)
-    qs = candidates(since, timedelta(seconds=recent_seconds)).filter(pk__gte=lo, pk__lte=hi)
-    ids = list(qs.order_by("pk").values_list("pk", flat=True))
+def _stream(qs, size: int):
+    """One query through a server-side cursor: memory holds one chunk, whatever the candidate count."""
+    chunk: list[int] = []
+    with transaction.atomic():  # keeps the PostgreSQL cursor open while we dispatch
+        for pk in qs.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2000):
+            chunk.append(pk)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def process_chunk(run_id: int, ids: list[int]) -> dict:
     report = RunReport()
     _process(ids, report, threading.Lock(), settings.BATCH_GATEWAY_CONCURRENCY)
-    _account(run_id, report)
+    _account(run_id, report, chunks_done=1)
     return {"processed": report.processed, "failed": report.failed}
 
 
-def _account(run_id: int, report: RunReport) -> None:
+def _dispatched(run_id: int, chunks: int) -> None:
+    if chunks == 0:
+        _account(run_id, RunReport(lines=["nothing to check"]), chunks_done=0, total=0)
+    else:
+        _account(run_id, RunReport(), chunks_done=0, total=chunks)
+
+
+def _account(run_id: int, report: RunReport, *, chunks_done: int, total: int | None = None) -> None:
+    """Add a chunk's outcome; the run is done when every dispatched chunk has reported.
+
+    `chunks_total` stays unset (None in `total`) while the coordinator is still dispatching, so an
+    early chunk cannot finish the run.
+    """
     with transaction.atomic():
         run = BatchRun.objects.select_for_update().get(pk=run_id)
         run.processed += report.processed
         run.failed += report.failed
-        run.chunks_done += 1
+        run.chunks_done += chunks_done
+        if total is not None:
+            run.chunks_total = total
+            run.dispatched = True
         lines = ([run.summary] if run.summary else []) + report.lines
         run.summary = "\n".join("\n".join(lines).splitlines()[-SUMMARY_LINES:])
-        if run.chunks_done >= run.chunks_total:
+        if run.dispatched and run.chunks_done >= run.chunks_total:
             run.status = BatchRun.Status.DONE
             run.finished_at = timezone.now()
             run.summary += f"\nchecked {run.processed}, failed {run.failed} in {run.chunks_total} chunk(s)"

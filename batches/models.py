@@ -25,6 +25,7 @@ class BatchRun(models.Model):
     # A run fanned out over the worker pool finishes when its last chunk does.
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    dispatched = models.BooleanField(_("all chunks dispatched"), default=False)
 
     class Meta:
         verbose_name = _("batch run")

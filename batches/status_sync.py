@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -35,13 +35,13 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def candidates(now, recent: timedelta):
+    """Ids of payments to check, driven by indexed operation rows (never a walk over all payments)."""
     stale = now - timedelta(seconds=settings.PENDING_OPERATION_STALE_SECONDS)
-    ops = PaymentOperation.objects.filter(payment=OuterRef("pk")).exclude(kind=OperationKind.SYNC)
+    ops = PaymentOperation.objects.exclude(kind=OperationKind.SYNC)
     unresolved = ops.filter(Q(state=OperationState.UNKNOWN) | Q(state=OperationState.PENDING, created_at__lt=stale))
-    recently_changed = ops.filter(
-        state=OperationState.SUCCEEDED, completed_at__gte=now - recent,
-        completed_at__gt=Coalesce(OuterRef("last_synced_at"), EPOCH))
-    return Payment.objects.filter(Exists(unresolved) | Exists(recently_changed))
+    changed = ops.filter(state=OperationState.SUCCEEDED, completed_at__gte=now - recent,
+                         completed_at__gt=Coalesce(F("payment__last_synced_at"), EPOCH))
+    return Payment.objects.filter(Q(pk__in=unresolved.values("payment_id")) | Q(pk__in=changed.values("payment_id")))
 
 
 def chunked_ids(qs, size: int) -> Iterator[list[int]]:

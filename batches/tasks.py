@@ -16,8 +16,8 @@ def gateway_status_sync(chunk_size: int = 500, recent_hours: float = 2) -> dict:
 
 
 @shared_task(name="batches.gateway_status_sync_chunk", acks_late=True)
-def gateway_status_sync_chunk(run_id: int, lo: int, hi: int, since_iso: str, recent_seconds: float) -> dict:
-    return fanout.process_chunk(run_id, lo, hi, since_iso, recent_seconds)
+def gateway_status_sync_chunk(run_id: int, ids: list[int]) -> dict:
+    return fanout.process_chunk(run_id, ids)
 
 
 @shared_task(name="batches.authorization_expiry")

@@ -143,6 +143,10 @@ def main() -> None:
     state_file = workdir / "sandbox.json"
     t0 = time.perf_counter()
     seed_payments(args.count, 3000, sandbox_url, state_file)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # fresh statistics, as autovacuum would have them in production
+        cursor.execute("ANALYZE")
     print(f"seeded {args.count:,} payments and sandbox transactions in {time.perf_counter() - t0:.1f}s")
 
     sandbox = subprocess.Popen([python, "manage.py", "run_gateway_sandbox", "--port", str(port), "--state-file",
