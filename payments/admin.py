@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
-from bulk.admin_actions import bulk_cancel, bulk_capture
+from bulk.admin_actions import bulk_cancel, bulk_capture, hide_unpermitted
 from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
 from payments.models import Payment, PaymentOperation, Status
@@ -73,6 +73,9 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
 
     def get_urls(self):
         return [*self.operation_urls(), *super().get_urls()]
+
+    def get_actions(self, request):
+        return hide_unpermitted(request, super().get_actions(request))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         payment = self.get_object(request, object_id)

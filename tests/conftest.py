@@ -18,6 +18,9 @@ from gateways.sandbox.server import SandboxServer
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+# Browser fixtures (one Chromium per session), shared by tests/browser and tests/bulk.
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 def _missing(reason: str):
     if REQUIRE_SERVICES:

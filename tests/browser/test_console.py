@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from payments.models import Payment, Status
-from tests.browser.conftest import login
+from tests.browser.fixtures import login
 from tests.factories import card_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,3 +85,26 @@ def test_dashboard_links_to_the_filtered_list(page, live_server, shop, sandbox, 
     rows = page.inner_text("#result_list")
     assert "DASH-EXPIRING" in rows and "DASH-1" not in rows
     screenshot("payment-list-expiring")
+
+
+@pytest.mark.redis
+def test_staff_bulk_captures_fifty_and_watches_progress(page, live_server, celery_worker, shop, sandbox, staff,
+                                                        screenshot):
+    payments = [card_payment(shop, sandbox, amount=1000, reference=f"BULK-{i:02d}") for i in range(50)]
+    login(page, live_server, staff.username)
+    page.goto(f"{live_server.url}/admin/payments/payment/")
+    page.check("#action-toggle")
+    page.select_option("select[name=action]", "bulk_capture")
+    page.click("button[name=index]")
+    page.wait_for_selector("#bulk-confirm-submit")
+    assert page.inner_text("#bulk-included") == "50"
+    assert page.inner_text("#bulk-total-amount") == "¥50,000"
+    screenshot("bulk-50-confirm")
+    page.click("#bulk-confirm-submit")
+    page.wait_for_selector("#bulk-status")
+    screenshot("bulk-50-progress")
+    page.wait_for_selector("#bulk-finished-at", timeout=90_000)  # the real worker finished; page reloaded
+    assert page.inner_text("#bulk-done") == "50" and page.inner_text("#bulk-remaining") == "0"
+    screenshot("bulk-50-done")
+    assert Payment.objects.filter(pk__in=[p.pk for p in payments], status=Status.CAPTURED).count() == 50
+    assert len(sandbox.calls("AlterTran")) == 50
