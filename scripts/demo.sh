@@ -18,6 +18,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+port_free() {
+  ! $PY -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(s.connect_ex(('127.0.0.1', int(sys.argv[1]))))" "$1"
+}
+for port in "$WEB_PORT" "$SANDBOX_PORT"; do
+  if ! port_free "$port"; then
+    echo "port $port is already in use (another demo?). Stop it, or choose ports: WEB_PORT=8001 SANDBOX_PORT=8766 make demo" >&2
+    exit 1
+  fi
+done
+
 wait_for() {  # url, name
   for _ in $(seq 1 100); do
     if $PY -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null; then
