@@ -6,11 +6,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from batches.models import BatchRun, ReconciliationItem
-from shops.admin_scoping import ShopScopedAdmin
+from shops.admin_scoping import ReadOnlyPermissions, ShopScopedAdmin
 
 
 @admin.register(BatchRun)
-class BatchRunAdmin(admin.ModelAdmin):
+class BatchRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     list_display = ["name", "status", "started_at", "finished_at", "processed", "failed"]
     list_filter = ["name", "status"]
     readonly_fields = ["name", "status", "started_at", "finished_at", "processed", "failed", "summary"]
@@ -21,15 +21,6 @@ class BatchRunAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     has_view_permission = has_module_permission
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class Echo:

@@ -8,7 +8,20 @@ from django.http import Http404
 from shops.selectors import shops_for_user
 
 
-class ShopScopedAdmin(admin.ModelAdmin):
+class ReadOnlyPermissions:
+    """Nothing is added, edited or deleted through these pages: changes go through services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ShopScopedAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     shop_field = "shop"
 
     def get_queryset(self, request):
@@ -34,17 +47,8 @@ class ShopScopedAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self._is_member(request)
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyScopedInline:
+class ReadOnlyScopedInline(ReadOnlyPermissions):
     """Read-only inline shown wherever its (already shop-scoped) parent page is shown."""
 
     can_delete = False
@@ -52,12 +56,3 @@ class ReadOnlyScopedInline:
 
     def has_view_permission(self, request, obj=None):
         return True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
