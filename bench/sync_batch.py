@@ -126,6 +126,7 @@ def main() -> None:
     queue = f"bench-{secrets.token_hex(4)}"
     env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": REDIS_URL,
            "CELERY_TASK_DEFAULT_QUEUE": queue,  # the chunk tasks follow the coordinator to this worker
+           "DEBUG": "0",  # production settings: no per-connection query log growing in the worker
            "BATCH_GATEWAY_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING",
            "DJANGO_SETTINGS_MODULE": "payments_admin.settings"}
     os.environ.update(env)
