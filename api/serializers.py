@@ -40,7 +40,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "number", "customer_name", "customer_email", "total", "fulfilment_status",
+        fields = ["id", "number", "customer_name", "customer_email", "shipping_fee", "fees", "points_used",
+                  "total", "fulfilment_status",
                   "fulfilment_status_label", "lines", "payment", "created_at"]
 
 
@@ -65,6 +66,10 @@ class OrderCreateSerializer(serializers.Serializer):
     number = serializers.RegexField(r"^[A-Za-z0-9-]{1,40}$", required=False)
     customer = CustomerInputSerializer()
     lines = LineInputSerializer(many=True, allow_empty=False)
+    shipping_fee = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT, default=0)
+    fees = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT, default=0)
+    points_used = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT, default=0)
+    shipping_address = serializers.CharField(max_length=500, required=False, default="")
     total = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT)
     payment = CardPaymentInputSerializer()
 

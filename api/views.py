@@ -52,7 +52,8 @@ class OrderCreateView(APIView):
                 shop, lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
                 customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),
                 token=data["payment"]["token"], number=data.get("number"), by=request.user.actor,
-                idempotency_key=operation_key(request, "authorize"),
+                idempotency_key=operation_key(request, "authorize"), shipping_fee=data["shipping_fee"],
+                fees=data["fees"], points_used=data["points_used"], shipping_address=data["shipping_address"],
             )
         except PaymentError as exc:
             response = payment_error_response(exc)

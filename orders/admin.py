@@ -1,13 +1,19 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, Shipment
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 
 
 class LineInline(ReadOnlyScopedInline, admin.TabularInline):
     model = OrderLine
     readonly_fields = ["product_name", "quantity", "unit_price", "tax_rate"]
+
+
+class ShipmentInline(ReadOnlyScopedInline, admin.TabularInline):
+    model = Shipment
+    readonly_fields = ["address", "carrier", "slip_number", "shipped_at", "delivered_at"]
+    fields = readonly_fields
 
 
 class EventInline(ReadOnlyScopedInline, admin.TabularInline):
@@ -24,10 +30,10 @@ class OrderAdmin(ShopScopedAdmin):
     list_filter = ["fulfilment_status", "shop"]
     search_fields = ["number", "customer_name", "customer_email"]
     list_select_related = ["shop", "payment"]
-    readonly_fields = ["shop", "number", "customer_name", "customer_email", "total", "fulfilment_status",
-                       "payment", "created_at"]
+    readonly_fields = ["shop", "number", "customer_name", "customer_email", "shipping_fee", "fees", "points_used",
+                       "total", "fulfilment_status", "payment", "created_at"]
     fields = readonly_fields
-    inlines = [LineInline, EventInline]
+    inlines = [LineInline, ShipmentInline, EventInline]
 
     @admin.display(description=_("total (JPY)"), ordering="total")
     def total_yen(self, obj):

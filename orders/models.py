@@ -25,6 +25,10 @@ class Order(models.Model):
     number = models.CharField(_("order number"), max_length=40)
     customer_name = models.CharField(_("customer"), max_length=200)
     customer_email = models.EmailField(_("customer e-mail"), blank=True)
+    shipping_fee = models.PositiveIntegerField(_("shipping fee (JPY)"), default=0)
+    fees = models.PositiveIntegerField(_("fees (JPY)"), default=0)
+    points_used = models.PositiveIntegerField(_("points used"), default=0)
+    # 合計 = lines + shipping + fees; the payment is for the total less the points used.
     total = models.PositiveIntegerField(_("total (JPY)"))
     fulfilment_status = models.CharField(_("fulfilment status"), max_length=20, choices=Fulfilment.choices,
                                          default=Fulfilment.PENDING_PAYMENT)
@@ -42,6 +46,37 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def amount_to_pay(self) -> int:
+        return self.total - self.points_used
+
+    def tax_breakdown(self) -> dict[int, int]:
+        """Tax-inclusive line amounts per tax rate (shipping and fees at 10%), for receipts."""
+        by_rate: dict[int, int] = {}
+        for line in self.lines.all():
+            by_rate[line.tax_rate] = by_rate.get(line.tax_rate, 0) + line.subtotal
+        if self.shipping_fee or self.fees:
+            by_rate[10] = by_rate.get(10, 0) + self.shipping_fee + self.fees
+        return by_rate
+
+
+class Shipment(models.Model):
+    """One delivery of an order (an order may ship to several addresses)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    address = models.TextField(_("address"))
+    carrier = models.CharField(_("carrier"), max_length=60, blank=True)
+    slip_number = models.CharField(_("shipping slip number"), max_length=40, blank=True, db_index=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+
+    def __str__(self) -> str:
+        return f"{self.order} {self.carrier} {self.slip_number}".strip()
 
 
 class OrderLine(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, Shipment
 from payments import services as payment_services
 from payments.actors import Actor
 from payments.errors import InvalidAmount
@@ -30,7 +30,8 @@ def next_order_number(shop: Shop) -> str:
 
 def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer_name: str,
                      customer_email: str = "", token: str, number: str | None = None, by: Actor,
-                     idempotency_key: str | None = None) -> Order:
+                     idempotency_key: str | None = None, shipping_fee: int = 0, fees: int = 0,
+                     points_used: int = 0, shipping_address: str = "") -> Order:
     """Create the order and its card payment, then authorize (or capture, per shop setting).
 
     Raises the payment errors of the authorization; the order then stays as "not placed".
@@ -38,17 +39,23 @@ def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer
     validate_token(token)  # before anything is written
     if not lines:
         raise InvalidAmount(_("An order needs at least one line."))
-    computed = sum(line.quantity * line.unit_price for line in lines)
+    computed = sum(line.quantity * line.unit_price for line in lines) + shipping_fee + fees
     if computed != total:
-        raise InvalidAmount(_("The total ¥%(total)s does not match the lines (¥%(computed)s).")
+        raise InvalidAmount(_("The total ¥%(total)s does not match the lines, shipping and fees (¥%(computed)s).")
                             % {"total": f"{total:,}", "computed": f"{computed:,}"})
+    if points_used >= total:
+        # A points-only order has nothing to charge to a card.
+        raise InvalidAmount(_("Points cover the whole order; there is nothing to pay by card."))
     with transaction.atomic():
         number = number or next_order_number(shop)
         payment = payment_services.create_card_payment(
-            shop, amount=total, reference=number, payer_name=customer_name, payer_email=customer_email,
-            actor=by)
+            shop, amount=total - points_used, reference=number, payer_name=customer_name,
+            payer_email=customer_email, actor=by)
         order = Order.objects.create(shop=shop, number=number, customer_name=customer_name,
-                                     customer_email=customer_email, total=total, payment=payment)
+                                     customer_email=customer_email, total=total, shipping_fee=shipping_fee,
+                                     fees=fees, points_used=points_used, payment=payment)
+        if shipping_address:
+            Shipment.objects.create(order=order, address=shipping_address)
         OrderLine.objects.bulk_create(
             OrderLine(order=order, product_name=line.product_name, quantity=line.quantity,
                       unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)

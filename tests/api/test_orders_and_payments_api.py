@@ -178,3 +178,24 @@ def assert_not_in_database(needle: str) -> None:
                 cursor.execute(f'SELECT COUNT(*) FROM "{table}" WHERE CAST("{column.name}" AS TEXT) LIKE %s',
                                [f"%{needle}%"])
                 assert cursor.fetchone()[0] == 0, f"{needle} found in {table}.{column.name}"
+
+
+def test_order_with_shipping_fees_and_points_charges_the_rest(api, shop, sandbox):
+    body = order_body(sandbox.create_token("4111111111111111"), total=3300 + 800 + 330,
+                      shipping_fee=800, fees=330, points_used=500, shipping_address="東京都千代田区1-1")
+    response = api.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 201, response.json()
+    order = Order.objects.get()
+    assert (order.total, order.amount_to_pay) == (4430, 3930)
+    assert order.payment.amount == 3930
+    assert sandbox.transaction(order.payment.gateway_order_id)["amount"] == 3930
+    assert order.tax_breakdown() == {8: 3300, 10: 1130}
+    assert order.shipments.get().address == "東京都千代田区1-1"
+
+
+@pytest.mark.parametrize("patch", [{"shipping_fee": 800}, {"points_used": 3300}])
+def test_inconsistent_totals_or_points_only_are_refused(api, shop, sandbox, patch):
+    response = api.post("/api/v1/orders/", order_body(sandbox.create_token("4111111111111111"), **patch),
+                        format="json")
+    assert response.status_code == 400
+    assert not Order.objects.exists() and sandbox.calls() == []
