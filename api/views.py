@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.db import IntegrityError
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.card_data import find_card_data
 from api.errors import error_body, payment_error_response
 from api.idempotency import idempotent, operation_key
+from api.schema import IDEMPOTENCY_KEY
 from api.serializers import (
     ChangeAmountSerializer,
     OrderCreateSerializer,
@@ -32,7 +33,7 @@ def _order_response(order_id: int, code: int) -> Response:
 
 
 class OrderCreateView(APIView):
-    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer}, parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def post(self, request):
         where = find_card_data(request.data)
@@ -74,8 +75,15 @@ class PaymentDetailView(APIView):
         return Response(PaymentSerializer(payment).data)
 
 
+class SyncResponseSerializer(serializers.Serializer):
+    sync = SyncResultSerializer()
+    payment = PaymentSerializer()
+
+
 class PaymentActionView(APIView):
     """Base for POST /payments/{id}/<action>/."""
+
+    serializer_class = PaymentSerializer
 
     input_serializer = None
 
@@ -101,16 +109,19 @@ class PaymentActionView(APIView):
         return Response(body)
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
 class CaptureView(PaymentActionView):
     def perform(self, request, payment, data):
         services.capture_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
 class CancelView(PaymentActionView):
     def perform(self, request, payment, data):
         services.cancel_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
 
 
+@extend_schema_view(post=extend_schema(request=ChangeAmountSerializer, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
 class ChangeAmountView(PaymentActionView):
     input_serializer = ChangeAmountSerializer
 
@@ -119,6 +130,7 @@ class ChangeAmountView(PaymentActionView):
                                idempotency_key=operation_key(request))
 
 
+@extend_schema_view(post=extend_schema(request=ReauthorizeSerializer, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
 class ReauthorizeView(PaymentActionView):
     input_serializer = ReauthorizeSerializer
 
@@ -127,6 +139,7 @@ class ReauthorizeView(PaymentActionView):
                                      by=request.user.actor, idempotency_key=operation_key(request))
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=SyncResponseSerializer, parameters=[IDEMPOTENCY_KEY]))
 class SyncView(PaymentActionView):
     def perform(self, request, payment, data):
         result = services.sync_payment(payment, actor=request.user.actor)
