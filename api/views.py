@@ -75,6 +75,10 @@ class PaymentDetailView(APIView):
         return Response(PaymentSerializer(payment).data)
 
 
+def action_schema(request, responses):
+    return extend_schema_view(post=extend_schema(request=request, responses=responses, parameters=[IDEMPOTENCY_KEY]))
+
+
 class SyncResponseSerializer(serializers.Serializer):
     sync = SyncResultSerializer()
     payment = PaymentSerializer()
@@ -109,19 +113,19 @@ class PaymentActionView(APIView):
         return Response(body)
 
 
-@extend_schema_view(post=extend_schema(request=None, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
+@action_schema(None, PaymentSerializer)
 class CaptureView(PaymentActionView):
     def perform(self, request, payment, data):
         services.capture_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
 
 
-@extend_schema_view(post=extend_schema(request=None, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
+@action_schema(None, PaymentSerializer)
 class CancelView(PaymentActionView):
     def perform(self, request, payment, data):
         services.cancel_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
 
 
-@extend_schema_view(post=extend_schema(request=ChangeAmountSerializer, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
+@action_schema(ChangeAmountSerializer, PaymentSerializer)
 class ChangeAmountView(PaymentActionView):
     input_serializer = ChangeAmountSerializer
 
@@ -130,7 +134,7 @@ class ChangeAmountView(PaymentActionView):
                                idempotency_key=operation_key(request))
 
 
-@extend_schema_view(post=extend_schema(request=ReauthorizeSerializer, responses=PaymentSerializer, parameters=[IDEMPOTENCY_KEY]))
+@action_schema(ReauthorizeSerializer, PaymentSerializer)
 class ReauthorizeView(PaymentActionView):
     input_serializer = ReauthorizeSerializer
 
@@ -139,7 +143,7 @@ class ReauthorizeView(PaymentActionView):
                                      by=request.user.actor, idempotency_key=operation_key(request))
 
 
-@extend_schema_view(post=extend_schema(request=None, responses=SyncResponseSerializer, parameters=[IDEMPOTENCY_KEY]))
+@action_schema(None, SyncResponseSerializer)
 class SyncView(PaymentActionView):
     def perform(self, request, payment, data):
         result = services.sync_payment(payment, actor=request.user.actor)
