@@ -31,6 +31,15 @@ REQUIRED_KEYS = {
     "AlterTran": ("AccessID", "TranID"),
     "ChangeTran": ("AccessID", "TranID"),
     "SearchTrade": ("OrderID", "Status"),
+    "SearchTradeMulti": ("Status", "PayType"),
+    # Redirect wallets (reference §3.2). RecruitSales: the SDK names AccessID, the other calls OrderID [?],
+    # so only Status is required there.
+    "EntryTranRecruit": ("OrderID", "AccessID", "AccessPass"),
+    "ExecTranRecruit": ("AccessID", "Token", "StartURL"),
+    "RecruitSales": ("Status",),
+    "RecruitCancel": ("OrderID", "Status"),
+    "RecruitChange": ("OrderID", "Status", "Amount"),
+    "RecruitUpdateAuth": ("OrderID", "Status"),
 }
 
 

@@ -70,3 +70,56 @@ class SandboxControl:
 
     def register_shop(self, shop_id: str, shop_pass: str) -> None:
         self._call("POST", "shops", json={"shop_id": shop_id, "shop_pass": shop_pass})
+
+    # ---- GMO redirect wallets (gateways/sandbox/gmo_wallet.py) ------------------------------------------
+
+    def wallet_transactions(self) -> list[dict]:
+        return self._call("GET", "wallet/transactions")
+
+    def wallet_transaction(self, order_id: str, shop_id: str | None = None) -> dict | None:
+        params = {"shop_id": shop_id} if shop_id else None
+        return self._call("GET", f"wallet/transactions/{order_id}", params=params, allow_404=True)
+
+    def patch_wallet_transaction(self, order_id: str, *, shop_id: str | None = None, **fields) -> dict | None:
+        """Change a wallet transaction "in GMO's screen", e.g. ``status="CANCEL"``, ``auth_expires_at=...``."""
+        body = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+        params = {"shop_id": shop_id} if shop_id else None
+        return self._call("POST", f"wallet/transactions/{order_id}", json=body, params=params, allow_404=True)
+
+    def _wallet_browser(self, access_id: str, action: str, **data) -> dict:
+        return self._call("POST", f"wallet/browser/{access_id}/{action}", json=data)
+
+    def wallet_start(self, access_id: str) -> dict:
+        """The buyer's browser reaches StartURL (status AUTHPROCESS)."""
+        return self._wallet_browser(access_id, "start")
+
+    def wallet_approve(self, access_id: str, points: int = 0, coupon: int = 0, shop_coupon: int = 0) -> dict:
+        """The buyer approves (AUTH / CAPTURE); returns status, the RetURL ``location`` and its ``fields``."""
+        return self._wallet_browser(access_id, "approve", points=points, coupon=coupon, shop_coupon=shop_coupon)
+
+    def wallet_abandon(self, access_id: str) -> dict:
+        """The buyer presses 戻る: back to the shop, nothing decided (stays AUTHPROCESS)."""
+        return self._wallet_browser(access_id, "abandon")
+
+    def wallet_fail(self, access_id: str) -> dict:
+        """The payment fails at the wallet (PAYFAIL)."""
+        return self._wallet_browser(access_id, "fail")
+
+    def set_wallet_notify_url(self, shop_id: str, url: str, *, retries: int | None = None,
+                              interval_seconds: float | None = None, timeout_seconds: float | None = None) -> dict:
+        """Register the shop's result-notification URL ("" removes it) and, optionally, its retry settings."""
+        body = {"shop_id": shop_id, "url": url, "retries": retries, "interval_seconds": interval_seconds,
+                "timeout_seconds": timeout_seconds}
+        return self._call("POST", "wallet/notify", json=body)
+
+    def wallet_notify_config(self) -> dict:
+        """``{"defaults": {...}, "shops": {shop_id: {"url": ..., ...}}}``."""
+        return self._call("GET", "wallet/notify")
+
+    def wallet_notifications(self, order_id: str | None = None) -> list[dict]:
+        """Every notification attempt (url, attempt, http_status, answer, ok, params)."""
+        return self._call("GET", "wallet/notifications", params={"order_id": order_id} if order_id else None)
+
+    def wallet_buyer_notices(self, order_id: str | None = None) -> list[dict]:
+        """What the wallet would have mailed the buyer (one entry per amount change)."""
+        return self._call("GET", "wallet/buyer-notices", params={"order_id": order_id} if order_id else None)

@@ -6,6 +6,8 @@ Routes (first match wins):
   its six; a GMO wallet sandbox can register more names on the same route).
 * ``/_sandbox/...`` -> JSON control API (reset, recorded calls, faults, clock, transactions, tokens, shops).
 * ``/token`` -> HTML card form that hands a token back to the shop's checkout.
+* ``/payment/{X}Start.idPass`` -> the redirect wallets' consent pages (``gmo_wallet``), ahead of the API route;
+  ``SearchTradeMulti`` goes to the wallet sandbox for a wallet's PayType and to the card sandbox otherwise.
 
 Another protocol (e.g. a Stripe-compatible sandbox) mounts itself with ``add_route`` plus
 ``reset_hooks`` / ``state_parts``; nothing here is GMO-specific except ``_mount_gmo``.
@@ -28,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import SandboxClock
 from .gmo_card import GmoCardSandbox, encode_pairs, error_pairs, redact_params
+from .gmo_wallet import GmoWalletSandbox, Page
 
 GMO_CONTENT_TYPE = "text/plain;charset=Windows-31J"
 FAULT_ACTIONS = ("error", "drop_response", "delay")
@@ -229,28 +232,36 @@ class SandboxServer:
 
     ``sandbox_options`` go to ``GmoCardSandbox`` (auth_validity_days, strict_cancel_jobs, slow_seconds,
     open_shops, shops, token_ttl_seconds). ``latency_ms`` is the baseline latency that reset restores.
+    ``wallet_options`` go to ``GmoWalletSandbox`` (auth_validity_days, auth_extension_days, payment_term_seconds,
+    status_words, notify_*); ``public_url`` is the base of the wallets' StartURL (default: ``url``).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state_file: str | Path | None = None,
-                 latency_ms: int = 0, verbose: bool = False, **sandbox_options):
+                 latency_ms: int = 0, verbose: bool = False, wallet_options: dict | None = None,
+                 public_url: str | None = None, **sandbox_options):
         self.verbose = verbose
         self.clock = SandboxClock()
         self.card = GmoCardSandbox(clock=self.clock, **sandbox_options)
+        self.wallet = GmoWalletSandbox(check_shop=self._wallet_shop, clock=self.clock, **(wallet_options or {}))
         self.calls = CallLog(self.clock)
         self.faults = Faults(latency_ms)
         self.routes: list[tuple[tuple[str, ...] | None, re.Pattern, Handler]] = []
         self.payment_apis: dict[str, Callable[[str, dict[str, str]], list[tuple[str, str]]]] = {}
-        self.reset_hooks: list[Callable[[], None]] = [self.card.reset, self.calls.clear, self.faults.clear,
-                                                      self.clock.reset]
-        self.state_parts = {"gmo_card": self.card}  # name -> object with to_state() / load_state()
+        self.reset_hooks: list[Callable[[], None]] = [self.card.reset, self.wallet.reset, self.calls.clear,
+                                                      self.faults.clear, self.clock.reset]
+        # name -> object with to_state() / load_state()
+        self.state_parts = {"gmo_card": self.card, "gmo_wallet": self.wallet}
         self.state_file = Path(state_file) if state_file else None
         self._save_lock = threading.Lock()
         self._load_state()
         self.card.on_change = self.save_state
+        self.wallet.on_change = self.save_state
         self._mount_gmo()
         self._mount_control()
+        self._mount_wallet()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.app = self
+        self.wallet.base_url = public_url or self.url
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -428,6 +439,96 @@ class SandboxServer:
             self.card.register_shop(str(data.get("shop_id", "")), str(data.get("shop_pass", "")))
             return json_response({"ok": True, "shop_id": data["shop_id"]})
         return json_response({"shop_ids": self.card.shop_ids()})
+
+    # ---- GMO redirect wallets ------------------------------------------------------------------------
+
+    def _mount_wallet(self) -> None:
+        for name in self.wallet.api_names:
+            self.payment_apis[name] = self.wallet.handle
+        self.payment_apis["SearchTradeMulti"] = self._search_trade_multi
+        starts = "|".join(re.escape(name) for name in self.wallet.start_names)
+        # Ahead of the generic /payment/{Api}.idPass route, which would answer with a GMO error line.
+        self.routes.insert(0, (None, re.compile(rf"/payment/(?P<api>{starts})\.idPass"), self._wallet_start))
+        add = self.add_route
+        add("GET", r"/_sandbox/wallet/transactions", lambda r: json_response(self.wallet.transactions()))
+        add("GET POST", r"/_sandbox/wallet/transactions/(?P<order_id>[^/]+)", self._wallet_transaction)
+        add("POST", r"/_sandbox/wallet/browser/(?P<access_id>[0-9a-fA-F]{32})/(?P<action>[a-z]+)",
+            self._wallet_browser)
+        add("GET POST", r"/_sandbox/wallet/notify", self._wallet_notify)
+        add("GET", r"/_sandbox/wallet/notifications",
+            lambda r: json_response(self.wallet.notifier.attempts(r.query.get("order_id"))))
+        add("GET", r"/_sandbox/wallet/buyer-notices",
+            lambda r: json_response(self.wallet.buyer_notices(r.query.get("order_id"))))
+
+    def _wallet_shop(self, params: dict[str, str]) -> str:
+        """Wallet APIs check ShopID/ShopPass against the card sandbox's shop registry, with M01 codes."""
+        with self.card._lock:
+            return self.card._shop(params, family="M01")
+
+    def _search_trade_multi(self, api: str, params: dict[str, str]) -> list[tuple[str, str]]:
+        """A wallet's PayType goes to the wallet sandbox, except for an OrderID known only as a card order:
+        the card sandbox then answers M01051011 (PayType does not fit the order [?]) as it always did."""
+        order_id, shop_id = params.get("OrderID", ""), params.get("ShopID", "")
+        card_order = (self.card.transaction(order_id, shop_id=shop_id) is not None
+                      and self.wallet.transaction(order_id, shop_id=shop_id) is None)
+        owner = self.wallet if self.wallet.handles_pay_type(params.get("PayType", "")) and not card_order else self.card
+        return owner.handle(api, params)
+
+    def _wallet_start(self, request: Request, api: str) -> Response:
+        """The browser at StartURL: same latency, faults and call log as the APIs."""
+        if request.method != "POST":
+            return html_response("<!doctype html><p>POST AccessID and Token here. / "
+                                 "AccessIDとTokenをPOSTしてください。</p>", 405)
+        form = request.form(encoding="cp932")
+        redacted = redact_params(form)
+        if self.faults.latency():
+            time.sleep(self.faults.latency())
+        rule = self.faults.take(api, form)
+        if rule and rule["action"] == "error":  # refused before anything is applied
+            self.calls.record(api, redacted, 200, f"ErrCode={rule['err_code']}&ErrInfo={rule['err_info']}",
+                              "error")
+            return html_response(f"<!doctype html><p>エラーが発生しました / An error occurred: "
+                                 f"<code>{html.escape(rule['err_info'])}</code></p>")
+        page = self.wallet.browser(api, form)
+        if rule and rule["action"] == "drop_response":  # applied, but the browser sees nothing
+            self.calls.record(api, redacted, None, None, "drop_response")
+            return Response(drop=True)
+        self.calls.record(api, redacted, page.status, page.location or page.error or "html page",
+                          rule and rule["action"])
+        if rule and rule["action"] == "delay":
+            time.sleep(rule["seconds"])
+        return self._page_response(page)
+
+    @staticmethod
+    def _page_response(page: Page) -> Response:
+        if page.location:
+            return Response(303, headers=[("Location", page.location)], content_type="text/plain")
+        return html_response(page.html, page.status)
+
+    def _wallet_transaction(self, request: Request, order_id: str) -> Response:
+        shop_id = request.query.get("shop_id")
+        if request.method == "POST":
+            found = self.wallet.patch_transaction(order_id, request.json(), shop_id=shop_id)
+        else:
+            found = self.wallet.transaction(order_id, shop_id=shop_id)
+        if found is None:
+            return json_response({"error": f"no wallet transaction for OrderID {order_id}"}, 404)
+        return json_response(found)
+
+    def _wallet_browser(self, request: Request, access_id: str, action: str) -> Response:
+        """What a buyer would click on the consent page, for tests and demos without a browser."""
+        result = self.wallet.browser_action(access_id, action, request.json())
+        return json_response(result, 200 if result["http_status"] < 400 else 409)
+
+    def _wallet_notify(self, request: Request) -> Response:
+        if request.method == "POST":
+            data = dict(request.json())
+            shop_id, url = str(data.pop("shop_id", "")), str(data.pop("url", "") or "")
+            if not shop_id:
+                raise ValueError("shop_id is required")
+            self.wallet.notifier.configure(shop_id, url, **data)
+            self.save_state()
+        return json_response(self.wallet.notifier.config())
 
     # ---- persistence -------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--closed-shops", action="store_true",
                             help="refuse unknown ShopIDs instead of registering them on first use")
         parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
+        parser.add_argument("--public-url", default=None,
+                            help="base URL browsers reach the sandbox at (wallet StartURL), e.g. behind docker")
 
     def handle(self, *args, **options):
         shops = {}
@@ -43,11 +45,11 @@ class Command(BaseCommand):
                 latency_ms=options["latency_ms"], verbose=options["verbose"], shops=shops,
                 auth_validity_days=options["auth_validity_days"],
                 strict_cancel_jobs=options["strict_cancel_jobs"], slow_seconds=options["slow_seconds"],
-                open_shops=not options["closed_shops"],
+                open_shops=not options["closed_shops"], public_url=options["public_url"],
             )
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
-        self.stdout.write(f"GMO-PG card sandbox listening on {server.url}")
+        self.stdout.write(f"GMO-PG sandbox (card, Recruit wallet) listening on {server.url}")
         self.stdout.write(f"  protocol API: {server.url}/payment/EntryTran.idPass …")
         self.stdout.write(f"  token page:   {server.url}/token    control API: {server.url}/_sandbox/")
         self.stdout.flush()
