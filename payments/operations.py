@@ -18,7 +18,7 @@ from payments import card_rules
 from payments.card_rules import JOB_LABELS, MAX_AMOUNT
 from payments.errors import InvalidAmount, InvalidToken, InvalidTransition
 from payments.gateway_factory import card_gateway_for, card_ref
-from payments.models import CANCELLED, OperationKind, Payment, Status
+from payments.models import OperationKind, Payment, Status
 from shops.models import CaptureMode
 from shops.roles import Perm
 
@@ -242,5 +242,3 @@ class Reauthorize(CardOperation):
 SPECS: dict[str, CardOperation] = {
     spec.kind: spec for spec in (Authorize(), Capture(), Cancel(), ChangeAmount(), Reauthorize())
 }
-
-__all__ = ["SPECS", "Plan", "validate_amount", "validate_token", "CANCELLED"]

@@ -120,8 +120,28 @@ class Errors(list):
             raise Reject(*self)
 
 
+class JsonRecord:
+    """State-file (de)serialization for dataclass records whose DATES fields are datetimes."""
+
+    DATES: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in self.DATES:
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in cls.DATES:
+            values[key] = parse_time(values.get(key))
+        return cls(**values)
+
+
 @dataclass
-class Transaction:
+class Transaction(JsonRecord):
     shop_id: str
     order_id: str
     access_id: str
@@ -149,19 +169,6 @@ class Transaction:
 
     DATES = ("created_at", "process_date", "tran_date", "auth_at", "captured_at")
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        for key in self.DATES:
-            data[key] = data[key].isoformat() if data[key] else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Transaction":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        for key in cls.DATES:
-            values[key] = parse_time(values.get(key))
-        return cls(**values)
 
 
 @dataclass

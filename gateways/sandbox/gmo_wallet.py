@@ -25,12 +25,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from . import JST, SandboxClock
-from .gmo_card import MULTI_EMPTY_KEYS, Errors, Reject, digits, error_pairs, gmo_time, parse_time
+from .gmo_card import MULTI_EMPTY_KEYS, Errors, JsonRecord, Reject, digits, error_pairs, gmo_time, parse_time
 
 # Logical state -> status word answered by SearchTradeMulti (reference §3.3; every word [?]). Configurable.
 DEFAULT_STATUS_WORDS = {
@@ -104,7 +104,7 @@ WALLETS = {kind.name: kind for kind in (RECRUIT,)}
 
 
 @dataclass
-class WalletTransaction:
+class WalletTransaction(JsonRecord):
     wallet: str
     shop_id: str
     order_id: str
@@ -144,19 +144,6 @@ class WalletTransaction:
     def total(self) -> int:
         return self.amount + self.tax
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        for key in self.DATES:
-            data[key] = data[key].isoformat() if data[key] else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "WalletTransaction":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        for key in cls.DATES:
-            values[key] = parse_time(values.get(key))
-        return cls(**values)
 
 
 @dataclass
