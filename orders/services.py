@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -23,9 +24,9 @@ class LineInput:
     tax_rate: int = 10
 
 
-def next_order_number(shop: Shop) -> str:
-    last = Order.objects.filter(shop=shop).order_by("-id").values_list("id", flat=True).first() or 0
-    return f"{shop.code.upper()}-{last + 1:06d}"
+def order_number_for(shop: Shop, order_id: int) -> str:
+    # From the order's own primary key: unique without a "last number + 1" race between requests.
+    return f"{shop.code.upper()}-{order_id:06d}"
 
 
 def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer_name: str,
@@ -47,13 +48,15 @@ def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer
         # A points-only order has nothing to charge to a card.
         raise InvalidAmount(_("Points cover the whole order; there is nothing to pay by card."))
     with transaction.atomic():
-        number = number or next_order_number(shop)
-        payment = payment_services.create_card_payment(
-            shop, amount=total - points_used, reference=number, payer_name=customer_name,
+        order = Order.objects.create(shop=shop, number=number or f"pending-{uuid.uuid4().hex[:24]}",
+                                     customer_name=customer_name, customer_email=customer_email, total=total,
+                                     shipping_fee=shipping_fee, fees=fees, points_used=points_used)
+        order.number = number or order_number_for(shop, order.pk)
+        order.payment = payment_services.create_card_payment(
+            shop, amount=total - points_used, reference=order.number, payer_name=customer_name,
             payer_email=customer_email, actor=by)
-        order = Order.objects.create(shop=shop, number=number, customer_name=customer_name,
-                                     customer_email=customer_email, total=total, shipping_fee=shipping_fee,
-                                     fees=fees, points_used=points_used, payment=payment)
+        order.save(update_fields=["number", "payment"])
+        payment = order.payment
         if shipping_address:
             Shipment.objects.create(order=order, address=shipping_address)
         OrderLine.objects.bulk_create(

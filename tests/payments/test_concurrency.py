@@ -110,3 +110,19 @@ def test_busy_payment_tells_the_second_caller(shop, sandbox):
         services.cancel_payment(Payment.objects.get(pk=payment.pk), by=Actor.system("second"))
     t.join()
     assert len(sandbox.calls("AlterTran")) == 1
+
+
+def test_concurrent_orders_without_numbers_all_succeed_with_unique_numbers(shop, sandbox):
+    clients = [api_client_for(shop) for _ in range(10)]
+    tokens = [sandbox.create_token("4111111111111111") for _ in range(10)]
+
+    def order(i):
+        return clients[i].post("/api/v1/orders/", {
+            "customer": {"name": f"客{i}"}, "total": 1000, "payment": {"token": tokens[i]},
+            "lines": [{"product_name": "品", "quantity": 1, "unit_price": 1000}]}, format="json")
+
+    responses = run_together(10, order)
+    assert [r.status_code for r in responses] == [201] * 10
+    numbers = {r.json()["number"] for r in responses}
+    assert len(numbers) == 10
+    assert all(r.json()["payment"]["reference"] == r.json()["number"] for r in responses)
