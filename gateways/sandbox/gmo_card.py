@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
-from . import JST, SandboxClock
+from . import JST, SandboxClock, form_fields
 
 CARD_PAY_TYPE = "0"
 FORWARD = "2a99662"
@@ -56,7 +56,11 @@ SHOP_CODES = {
 _DIGITS = re.compile(r"[0-9]+")
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-_ORDER_ID = re.compile(r"[A-Za-z0-9-]+")
+# Card API codes (reference §4.3). Assumption: 0 yen is refused with the "not numeric" code.
+ORDER_ID_CODES = form_fields.OrderIdCodes(missing="E01040001", too_long="E01040003", bad_chars="E01040013")
+AMOUNT_CODES = form_fields.AmountCodes(missing="E01060001", not_numeric="E01060006", too_long="E01060005",
+                                       below_one="E01060006")
+TAX_CODES = form_fields.TaxCodes(not_numeric="E01070006", too_long="E01070005")
 
 
 def digits(value: str) -> bool:
@@ -248,7 +252,7 @@ class GmoCardSandbox:
     def _entry_tran(self, p: dict[str, str]) -> list[tuple[str, str]]:
         shop_id = self._shop(p)
         errs = Errors()
-        order_id = self._order_id(p, errs)
+        order_id = form_fields.order_id(p, errs, ORDER_ID_CODES)
         job = p.get("JobCd", "")
         if not job:
             errs.add("E01050001")
@@ -257,8 +261,8 @@ class GmoCardSandbox:
         item_code = p.get("ItemCode") or DEFAULT_ITEM_CODE
         if not re.fullmatch(r"[0-9]{7}", item_code):
             errs.add("E01450008")
-        amount = self._amount(p, errs, required=job != "CHECK")
-        tax = self._tax(p, errs)
+        amount = form_fields.amount(p, errs, AMOUNT_CODES, required=job != "CHECK")
+        tax = form_fields.tax(p, errs, TAX_CODES)
         if amount is not None and tax is not None and amount + tax > 9_999_999:
             errs.add("E01490005")
         if order_id and (shop_id, CARD_PAY_TYPE, order_id) in self._transactions:
@@ -343,7 +347,7 @@ class GmoCardSandbox:
     def _search_trade(self, p: dict[str, str]) -> list[tuple[str, str]]:
         shop_id = self._shop(p)
         errs = Errors()
-        order_id = self._order_id(p, errs)
+        order_id = form_fields.order_id(p, errs, ORDER_ID_CODES)
         errs.raise_if_any()
         tx = self._transactions.get((shop_id, CARD_PAY_TYPE, order_id))
         if tx is None:
@@ -377,7 +381,7 @@ class GmoCardSandbox:
         if tx.status != "AUTH":
             raise Reject("E01050004")
         errs = Errors()
-        amount = self._amount(p, errs, required=True)
+        amount = form_fields.amount(p, errs, AMOUNT_CODES)
         errs.raise_if_any()
         if amount != tx.amount:
             raise Reject("E01060010")
@@ -495,18 +499,6 @@ class GmoCardSandbox:
             raise Reject(unknown)
         return shop_id
 
-    def _order_id(self, p: dict[str, str], errs: Errors) -> str:
-        order_id = p.get("OrderID", "")
-        if not order_id:
-            errs.add("E01040001")
-        elif len(order_id) > 27:
-            errs.add("E01040003")
-        elif not _ORDER_ID.fullmatch(order_id):
-            errs.add("E01040013")
-        else:
-            return order_id
-        return ""
-
     def _job(self, p: dict[str, str], errs: Errors, allowed: tuple[str, ...]) -> str:
         job = p.get("JobCd", "")
         if not job:
@@ -532,37 +524,9 @@ class GmoCardSandbox:
             return None
         return tx
 
-    def _amount(self, p: dict[str, str], errs: Errors, required: bool) -> int | None:
-        raw = p.get("Amount", "")
-        if not raw:
-            if required:
-                errs.add("E01060001")
-            return None
-        if not digits(raw):
-            errs.add("E01060006")
-        elif len(raw) > 7:
-            errs.add("E01060005")
-        elif int(raw) < 1:
-            errs.add("E01060006")  # Assumption: 0 yen is refused with the "not numeric" code
-        else:
-            return int(raw)
-        return None
-
-    def _tax(self, p: dict[str, str], errs: Errors) -> int | None:
-        raw = p.get("Tax", "")
-        if not raw:
-            return 0
-        if not digits(raw):
-            errs.add("E01070006")
-        elif len(raw) > 7:
-            errs.add("E01070005")
-        else:
-            return int(raw)
-        return None
-
     def _new_amount(self, p: dict[str, str]) -> tuple[int, int]:
         errs = Errors()
-        amount, tax = self._amount(p, errs, required=True), self._tax(p, errs)
+        amount, tax = form_fields.amount(p, errs, AMOUNT_CODES), form_fields.tax(p, errs, TAX_CODES)
         if not errs and amount + tax > 9_999_999:
             errs.add("E01490005")
         errs.raise_if_any()

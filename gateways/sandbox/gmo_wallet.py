@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from . import JST, SandboxClock
+from . import JST, SandboxClock, form_fields
 from .gmo_card import MULTI_EMPTY_KEYS, Errors, JsonRecord, Reject, digits, error_pairs, gmo_time, parse_time
 
 # Logical state -> status word answered by SearchTradeMulti (reference §3.3; every word [?]). Configurable.
@@ -60,7 +60,11 @@ BUYER_FAILED = "M91099999"  # 決済処理に失敗しました: what RetURL/not
 BAD_TOKEN = "M01074090"  # トークンが不正です: StartURL posted with an unknown AccessID/Token [?]
 MASKED_SHOP_PASS, MASKED_ACCESS_PASS = "*" * 10, "*" * 32  # notification masking (reference §5)
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-_ORDER_ID = re.compile(r"[A-Za-z0-9-]+")
+# Non-card (M01) codes [?]: never 0 yen.
+ORDER_ID_CODES = form_fields.OrderIdCodes(missing="M01004001", too_long="M01004012", bad_chars="M01004013")
+AMOUNT_CODES = form_fields.AmountCodes(missing="M01005001", not_numeric="M01005006", too_long="M01005005",
+                                       below_one="M01005011")
+TAX_CODES = form_fields.TaxCodes(not_numeric="M01006006", too_long="M01006005")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -381,13 +385,13 @@ class GmoWalletSandbox:
     def _entry(self, kind: WalletKind, p: dict[str, str]) -> list[tuple[str, str]]:
         shop_id = self.check_shop(p)
         errs = Errors()
-        order_id = self._order_id(p, errs)
+        order_id = form_fields.order_id(p, errs, ORDER_ID_CODES)
         job = p.get("JobCd", "")
         if not job:
             errs.add("M01054001")
         elif job not in ("AUTH", "CAPTURE"):
             errs.add("M01054010")
-        amount, tax = self._amount(p, errs), self._tax(p, errs)
+        amount, tax = form_fields.amount(p, errs, AMOUNT_CODES), form_fields.tax(p, errs, TAX_CODES)
         if amount is not None and tax is not None and amount + tax > MAX_TOTAL:
             errs.add("M01005011")
         if order_id and (shop_id, kind.pay_type, order_id) in self._transactions:
@@ -441,7 +445,9 @@ class GmoWalletSandbox:
         tx = self._find(kind, p, errs, shop_id)
         # RecruitSales has no amount (SDK). If a caller sends Amount (and Tax) anyway, the sandbox checks them
         # against the transaction: our adapter uses this to prove no amount change was left unsent [?].
-        expected = (self._amount(p, errs), self._tax(p, errs)) if "Amount" in p else None
+        expected = None
+        if "Amount" in p:
+            expected = (form_fields.amount(p, errs, AMOUNT_CODES), form_fields.tax(p, errs, TAX_CODES))
         errs.raise_if_any()
         now = self._check_state(kind, tx, "sales")
         if expected and (expected[0], expected[1] if "Tax" in p else tx.tax) != (tx.amount, tx.tax):
@@ -468,7 +474,7 @@ class GmoWalletSandbox:
         shop_id = self.check_shop(p)
         errs = Errors()
         tx = self._find(kind, p, errs, shop_id)
-        amount, tax = self._amount(p, errs), self._tax(p, errs)
+        amount, tax = form_fields.amount(p, errs, AMOUNT_CODES), form_fields.tax(p, errs, TAX_CODES)
         if amount is not None and tax is not None and amount + tax > MAX_TOTAL:
             errs.add("M01005011")
         errs.raise_if_any()
@@ -695,46 +701,6 @@ input{{font-size:1.1em;width:100%}}button{{margin:.3em .3em 0 0;font-size:1.1em}
             tx.state, tx.process_date = "expired", tx.auth_expires_at
             self._log(tx, "authorization validity passed", now)
         return now
-
-    def _order_id(self, p: dict[str, str], errs: Errors) -> str:
-        order_id = p.get("OrderID", "")
-        if not order_id:
-            errs.add("M01004001")
-        elif len(order_id) > 27:
-            errs.add("M01004012")
-        elif not _ORDER_ID.fullmatch(order_id):
-            errs.add("M01004013")
-        else:
-            return order_id
-        return ""
-
-    @staticmethod
-    def _amount(p: dict[str, str], errs: Errors) -> int | None:
-        raw = p.get("Amount", "")
-        if not raw:
-            errs.add("M01005001")
-        elif not digits(raw):
-            errs.add("M01005006")
-        elif len(raw) > 7:
-            errs.add("M01005005")
-        elif int(raw) < 1:
-            errs.add("M01005011")  # never 0 yen [?]
-        else:
-            return int(raw)
-        return None
-
-    @staticmethod
-    def _tax(p: dict[str, str], errs: Errors) -> int | None:
-        raw = p.get("Tax", "")
-        if not raw:
-            return 0
-        if not digits(raw):
-            errs.add("M01006006")
-        elif len(raw) > 7:
-            errs.add("M01006005")
-        else:
-            return int(raw)
-        return None
 
     def _payment_term(self, p: dict[str, str], errs: Errors) -> int:
         raw = p.get("PaymentTermSec", "")
