@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from gateways.base import Capabilities, GatewayRefused, TransactionNotFound, TransactionResult
+from gateways.base import Capabilities, TransactionResult
 from gateways.gmo.protocol import GmoClient
-
-JST = ZoneInfo("Asia/Tokyo")
-
-# ErrInfo codes meaning "no such transaction" (card API and multi-method API).
-NOT_FOUND_CODES = ("E01110002", "M01004002")
+from gateways.gmo.search import parse_jst, search_transaction
 
 
 @dataclass(frozen=True)
@@ -22,15 +16,6 @@ class CardRef:
     order_id: str
     access_id: str = ""
     access_pass: str = field(default="", repr=False)
-
-
-def parse_jst(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=JST)
-    except ValueError:
-        return None
 
 
 class GmoCardGateway:
@@ -95,23 +80,7 @@ class GmoCardGateway:
         return self._after_change(ref, job_cd, amount, fields)
 
     def search(self, order_id: str) -> TransactionResult:
-        try:
-            fields = self.client.call("SearchTrade", {"OrderID": order_id})
-        except GatewayRefused as exc:
-            if any(exc.has(code) for code in NOT_FOUND_CODES):
-                raise TransactionNotFound(order_id) from exc
-            raise
-        return TransactionResult(
-            status=fields.get("Status", ""),
-            amount=int(fields.get("Amount") or 0) + int(fields.get("Tax") or 0),
-            access_id=fields.get("AccessID", ""),
-            access_pass=fields.get("AccessPass", ""),
-            approve=fields.get("Approve", ""),
-            tran_id=fields.get("TranID", ""),
-            processed_at=parse_jst(fields.get("ProcessDate", "")),
-            job_cd=fields.get("JobCd", ""),
-            raw={k: v for k, v in fields.items() if k != "AccessPass"},
-        )
+        return search_transaction(self.client, "SearchTrade", {"OrderID": order_id}, order_id)
 
     @staticmethod
     def _after_change(ref: CardRef, job_cd: str, amount: int | None, fields: dict) -> TransactionResult:

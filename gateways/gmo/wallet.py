@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateways.base import Capabilities, GatewayRefused, TransactionNotFound, TransactionResult
-from gateways.gmo.card import NOT_FOUND_CODES, parse_jst
+from gateways.base import Capabilities, TransactionResult
 from gateways.gmo.protocol import GmoClient
+from gateways.gmo.search import as_int, parse_jst, search_transaction
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class GmoWalletGateway:
     def change(self, ref: WalletRef, amount: int) -> TransactionResult:
         """金額変更 to ``amount`` (never 0: a full cancel is ``cancel``). The wallet mails the buyer."""
         fields = self.client.call(self._api("change"), {**self._ids(ref), "Amount": amount, "Tax": 0})
-        return self._result(ref, fields, _int(fields.get("Amount")) + _int(fields.get("Tax")))
+        return self._result(ref, fields, as_int(fields.get("Amount")) + as_int(fields.get("Tax")))
 
     def extend_authorization(self, ref: WalletRef) -> TransactionResult:
         """オーソリ期間延長; ``raw`` carries the extension date (RcUpdateAuthDay for Recruit)."""
@@ -161,28 +161,14 @@ class GmoWalletGateway:
         return self._result(ref, fields, 0)
 
     def search(self, order_id: str) -> TransactionResult:
-        try:
-            fields = self.client.call("SearchTradeMulti", {"OrderID": order_id, "PayType": self.apis.pay_type})
-        except GatewayRefused as exc:
-            if any(exc.has(code) for code in NOT_FOUND_CODES):
-                raise TransactionNotFound(order_id) from exc
-            raise
-        return TransactionResult(
-            status=fields.get("Status", ""),
-            amount=_int(fields.get("Amount")) + _int(fields.get("Tax")),
-            access_id=fields.get("AccessID", ""),
-            access_pass=fields.get("AccessPass", ""),
-            tran_id=fields.get("TranID", ""),
-            processed_at=parse_jst(fields.get("ProcessDate", "")),
-            job_cd=fields.get("JobCd", ""),
-            raw={k: v for k, v in fields.items() if k != "AccessPass"},
-        )
+        params = {"OrderID": order_id, "PayType": self.apis.pay_type}
+        return search_transaction(self.client, "SearchTradeMulti", params, order_id)
 
     def usage(self, result: TransactionResult) -> WalletUsage:
         """Points and coupons of a ``search`` or ``change`` result (zeros for a wallet without them)."""
         if not self.apis.usage_keys:
             return WalletUsage()
-        return WalletUsage(*(_int(result.raw.get(key)) for key in self.apis.usage_keys))
+        return WalletUsage(*(as_int(result.raw.get(key)) for key in self.apis.usage_keys))
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -201,9 +187,3 @@ class GmoWalletGateway:
         return TransactionResult(status=fields.get("Status", ""), amount=amount, access_id=ref.access_id,
                                  access_pass=ref.access_pass, raw=fields)
 
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
