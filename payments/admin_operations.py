@@ -133,10 +133,7 @@ class PaymentOperationsMixin:
 
     def _render_confirm(self, request, payment, kind, form, params):
         try:
-            if kind == OperationKind.CHANGE_AMOUNT and params.get("new_amount") == 0:
-                plan = SPECS[OperationKind.CANCEL].plan(payment, timezone.now())
-            else:
-                plan = SPECS[kind].plan(payment, timezone.now(), **params)
+            plan = services.preview(payment, kind, **params)
             error = ""
         except PaymentError as exc:
             plan, error = None, exc.message

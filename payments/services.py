@@ -14,7 +14,7 @@ from payments.actors import Actor
 from payments.errors import GatewayDeclined, InvalidTransition
 from payments.ledger import execute, lock_payment
 from payments.models import Method, OperationKind, OperationState, Payment, PaymentOperation, Status
-from payments.operations import SPECS, validate_amount
+from payments.operations import SPECS, Plan, validate_amount
 from payments.signals import notify_payment_changed
 from payments.sync import SyncResult, sync_payment
 from shops.models import Shop
@@ -59,13 +59,24 @@ def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None =
     return execute(payment, SPECS[OperationKind.CANCEL], by, idempotency_key)
 
 
+def _routed(kind: str, params: dict) -> tuple[str, dict]:
+    # A change that would leave ¥0 is a full cancel (VOID / RETURN / RETURNX), never ChangeTran to 0.
+    new_amount = params.get("new_amount")
+    if kind == OperationKind.CHANGE_AMOUNT and new_amount == 0 and not isinstance(new_amount, bool):
+        return OperationKind.CANCEL, {}
+    return kind, params
+
+
+def preview(payment: Payment, kind: str, **params) -> Plan:
+    """What `kind` would do now (the confirm page's money effect), routed exactly as execution is."""
+    kind, params = _routed(kind, params)
+    return SPECS[kind].plan(payment, timezone.now(), **params)
+
+
 def change_amount(payment: Payment, *, new_amount: int, job: str | None = None, by: Actor,
                   idempotency_key: str | None = None):
-    # A change that would leave ¥0 is a full cancel (VOID / RETURN / RETURNX), never ChangeTran to 0.
-    if new_amount == 0 and not isinstance(new_amount, bool):
-        return cancel_payment(payment, by=by, idempotency_key=idempotency_key)
-    return execute(payment, SPECS[OperationKind.CHANGE_AMOUNT], by, idempotency_key,
-                   new_amount=new_amount, job=job)
+    kind, params = _routed(OperationKind.CHANGE_AMOUNT, {"new_amount": new_amount, "job": job})
+    return execute(payment, SPECS[kind], by, idempotency_key, **params)
 
 
 def reauthorize_payment(payment: Payment, *, job: str = "AUTH", new_amount: int | None = None, by: Actor,
