@@ -8,3 +8,7 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         from orders import receivers  # noqa: F401
+        from orders.fulfilment_facts import fulfilment_facts
+        from payments.wallet_facts import register_fulfilment_provider
+
+        register_fulfilment_provider(fulfilment_facts)

@@ -70,6 +70,8 @@ class Shipment(models.Model):
     slip_number = models.CharField(_("shipping slip number"), max_length=40, blank=True, db_index=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # The goods came back to the shop (返送): a shipped wallet order may then be cancelled.
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("shipment")

@@ -17,7 +17,7 @@ MOVES = {
                                   (Fulfilment.PENDING_PAYMENT, Fulfilment.NEW, Fulfilment.CANCELLED)),
     Status.FAILED: (Fulfilment.NOT_PLACED, (Fulfilment.PENDING_PAYMENT,)),
     **{s: (Fulfilment.CANCELLED, (Fulfilment.PENDING_PAYMENT, Fulfilment.NEW, Fulfilment.PAID,
-                                  Fulfilment.SHIPPED)) for s in CANCELLED},
+                                  Fulfilment.SHIPPED)) for s in (*CANCELLED, Status.CANCELLED)},
 }
 
 

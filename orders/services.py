@@ -67,3 +67,38 @@ def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer
     payment_services.authorize_payment(payment, token=token, by=by, idempotency_key=idempotency_key)
     order.refresh_from_db()
     return order
+
+
+def _check_lines(lines: list[LineInput], total: int, shipping_fee: int, fees: int, points_used: int) -> None:
+    if not lines:
+        raise InvalidAmount(_("An order needs at least one line."))
+    computed = sum(line.quantity * line.unit_price for line in lines) + shipping_fee + fees
+    if computed != total:
+        raise InvalidAmount(_("The total ¥%(total)s does not match the lines, shipping and fees (¥%(computed)s).")
+                            % {"total": f"{total:,}", "computed": f"{computed:,}"})
+    if points_used >= total:
+        raise InvalidAmount(_("Points cover the whole order; there is nothing to pay."))
+
+
+def place_wallet_order(shop: Shop, *, lines: list[LineInput], total: int, customer_name: str,
+                       customer_email: str = "", number: str | None = None, by: Actor, shipping_fee: int = 0,
+                       fees: int = 0, points_used: int = 0, shipping_addresses: tuple[str, ...] = (),
+                       method: str = "recruit") -> Order:
+    """Create the order and its wallet payment; the buyer then starts the checkout (checkout page)."""
+    _check_lines(lines, total, shipping_fee, fees, points_used)
+    with transaction.atomic():
+        order = Order.objects.create(shop=shop, number=number or f"pending-{uuid.uuid4().hex[:24]}",
+                                     customer_name=customer_name, customer_email=customer_email, total=total,
+                                     shipping_fee=shipping_fee, fees=fees, points_used=points_used)
+        order.number = number or order_number_for(shop, order.pk)
+        order.payment = payment_services.create_wallet_payment(
+            shop, amount=total - points_used, method=method, reference=order.number, payer_name=customer_name,
+            payer_email=customer_email, actor=by)
+        order.save(update_fields=["number", "payment"])
+        Shipment.objects.bulk_create(Shipment(order=order, address=address) for address in shipping_addresses)
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, product_name=line.product_name, quantity=line.quantity,
+                      unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)
+        OrderEvent.objects.create(order=order, actor_id=by.user_id, actor_label=by.label,
+                                  message=f"注文受付 ¥{total:,} (リクルートかんたん支払い)")
+    return order

@@ -6,17 +6,36 @@ from django.conf import settings
 
 from gateways.gmo.card import CardRef, GmoCardGateway
 from gateways.gmo.protocol import GmoClient
+from gateways.gmo.wallet import GmoWalletGateway, WalletRef
 
 
-def card_gateway_for(shop) -> GmoCardGateway:
-    client = GmoClient(
+def _client(shop) -> GmoClient:
+    return GmoClient(
         base_url=shop.gmo_base_url or settings.GMO_PG_BASE_URL,
         shop_id=shop.gmo_shop_id,
         shop_pass=shop.gmo_shop_pass,
         timeout=settings.GATEWAY_TIMEOUT_SECONDS,
     )
-    return GmoCardGateway(client)
+
+
+def card_gateway_for(shop) -> GmoCardGateway:
+    return GmoCardGateway(_client(shop))
+
+
+def wallet_gateway_for(shop, wallet: str = "recruit") -> GmoWalletGateway:
+    return GmoWalletGateway(_client(shop), wallet)
+
+
+def gateway_for(payment):
+    """The adapter that holds this payment's transaction (its `search` tells the truth about it)."""
+    if payment.is_wallet:
+        return wallet_gateway_for(payment.shop, payment.method)
+    return card_gateway_for(payment.shop)
 
 
 def card_ref(payment) -> CardRef:
     return CardRef(payment.gateway_order_id, payment.access_id, payment.access_pass)
+
+
+def wallet_ref(payment) -> WalletRef:
+    return WalletRef(payment.gateway_order_id, payment.access_id, payment.access_pass)

@@ -35,6 +35,8 @@ from payments.operations import CardOperation, Plan
 from payments.signals import notify_payment_changed
 
 logger = logging.getLogger(__name__)
+# Never kept in the ledger: transaction passwords and the wallet's one-time browser token.
+SECRET_KEYS = ("AccessPass", "CheckString", "Token")
 
 
 def lock_payment(pk: int) -> Payment:
@@ -119,9 +121,10 @@ def _complete_succeeded(payment, spec, op, plan, result: TransactionResult) -> P
         op.state = OperationState.SUCCEEDED
         op.status_after = locked.status
         op.gateway_status = result.status
-        op.response = {k: v for k, v in result.raw.items() if k not in ("AccessPass", "CheckString")}
+        op.response = {k: v for k, v in result.raw.items() if k not in SECRET_KEYS}
         op.completed_at = timezone.now()
         op.save()
+        spec.recorded(locked, plan, op)
         notify_payment_changed(locked, op)
     payment.version = locked.version
     return op

@@ -14,6 +14,10 @@ from shops.models import Shop
 
 class Method(models.TextChoices):
     CARD = "card", _("Credit card")
+    RECRUIT = "recruit", _("Recruit easy pay")  # リクルートかんたん支払い, a GMO redirect wallet
+
+
+WALLET_METHODS = (Method.RECRUIT,)
 
 
 class Status(models.TextChoices):
@@ -27,6 +31,23 @@ class Status(models.TextChoices):
     RETURNED_ACROSS_MONTH = "returned_across_month", _("Returned across month")  # RETURNX 月跨返品
     AUTH_EXPIRED = "auth_expired", _("Authorization expired")  # 仮売上期限切れ
     FAILED = "failed", _("Authorization failed")
+    # Wallet states of SPEC 3.2 (authorized / captured / auth_expired are shared with the card).
+    NEEDS_CONFIRMATION = "needs_confirmation", _("Needs confirmation")  # 要確認
+    CANCELLED = "cancelled", _("Order cancelled")  # 注文キャンセル
+    CAPTURE_FAILED = "capture_failed", _("Capture failed")  # 売上失敗
+    PAYMENT_FAILED = "payment_failed", _("Payment failed")  # 決済失敗
+
+
+# A wallet's "captured" is 決済完了, not the card's 実売上: same value, its own label.
+WALLET_LABELS = {Status.CAPTURED: _("Payment completed")}
+WALLET_CANCELLABLE = (Status.NEEDS_CONFIRMATION, Status.AUTHORIZED, Status.CAPTURED, Status.CAPTURE_FAILED,
+                      Status.PAYMENT_FAILED, Status.AUTH_EXPIRED)
+
+
+def status_label(method: str, value: str) -> str:
+    if method in WALLET_METHODS and value in WALLET_LABELS:
+        return str(WALLET_LABELS[value])
+    return str(Status(value).label) if value in Status.values else value or "—"
 
 
 LIVE_CAPTURED = (Status.CAPTURED, Status.CAPTURED_IMMEDIATELY)
@@ -70,6 +91,17 @@ class Payment(models.Model):
     captured_at = models.DateTimeField(_("captured at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     gateway_status = models.CharField(_("gateway status"), max_length=20, blank=True)
+    # Wallet: an amount edited on the order but not yet sent to the PG (capture is blocked meanwhile).
+    pending_amount = models.PositiveIntegerField(_("unsent amount change (JPY)"), null=True, blank=True)
+    # Wallet: what the buyer paid with points (a points-only payment can never be increased).
+    wallet_points_used = models.PositiveIntegerField(_("points used at the wallet"), default=0)
+    # Wallet: where the buyer's browser is sent (AccessID + this one-time token, POSTed to the StartURL).
+    checkout_url = models.URLField(max_length=300, blank=True, editable=False)
+    checkout_token = models.CharField(max_length=200, blank=True, editable=False)
+    authorization_extended_at = models.DateTimeField(_("authorization extended at"), null=True, blank=True)
+    # Change of payment method: the payment that took over the order.
+    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="replaces", verbose_name=_("replaced by"))
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
     # Bumped on every change: a caller acting on a stale view gets "changed meanwhile".
     version = models.PositiveIntegerField(default=0)
@@ -95,6 +127,13 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return f"{self.gateway_order_id} ({self.get_status_display()})"
 
+    @property
+    def is_wallet(self) -> bool:
+        return self.method in WALLET_METHODS
+
+    def get_status_display(self) -> str:
+        return status_label(self.method, self.status)
+
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         # The protected FSM field refuses assignment once loaded; reloading from the database is
         # not a transition, so drop the cached value first.
@@ -104,7 +143,13 @@ class Payment(models.Model):
 
     def _authorized(self, at) -> None:
         self.authorized_at = at
-        self.authorization_expires_at = at + timedelta(days=self.shop.authorization_validity_days)
+        days = settings.WALLET_AUTH_VALIDITY_DAYS if self.is_wallet else self.shop.authorization_validity_days
+        self.authorization_expires_at = at + timedelta(days=days)
+
+    def _cancelled(self, at) -> None:
+        self.refunded_amount += self.captured_amount
+        self.captured_amount = 0
+        self.cancelled_at = at
 
     # --- transitions: called by payments.services only --------------------------------------
 
@@ -130,9 +175,7 @@ class Payment(models.Model):
     @transition(field=status, source=[Status.AUTHORIZED, *LIVE_CAPTURED, Status.AUTH_EXPIRED],
                 target=RETURN_VALUE(*CANCELLED))
     def cancel_succeeded(self, job_cd: str, at):
-        self.refunded_amount += self.captured_amount
-        self.captured_amount = 0
-        self.cancelled_at = at
+        self._cancelled(at)
         return {"VOID": Status.VOIDED, "RETURN": Status.RETURNED, "RETURNX": Status.RETURNED_ACROSS_MONTH}[job_cd]
 
     @transition(field=status, source=[Status.AUTHORIZED, *LIVE_CAPTURED],
@@ -168,16 +211,50 @@ class Payment(models.Model):
     def authorization_expired(self):
         pass
 
+    # --- wallet transitions (SPEC 3.2) ---------------------------------------------------------
+
+    @transition(field=status, source=Status.AUTHORIZED, target=Status.CAPTURE_FAILED)
+    def capture_failed(self):
+        pass
+
+    @transition(field=status, source=list(WALLET_CANCELLABLE), target=Status.CANCELLED)
+    def wallet_cancelled(self, at):
+        self._cancelled(at)
+        self.pending_amount = None
+
+    @transition(field=status, source=[Status.AUTHORIZED, Status.CAPTURED],
+                target=RETURN_VALUE(Status.AUTHORIZED, Status.CAPTURED))
+    def wallet_amount_changed(self, new_amount: int, at):
+        # The wallet keeps the transaction's state; a decrease after capture is a partial refund.
+        if self.captured_amount:
+            if self.captured_amount > new_amount:
+                self.refunded_amount += self.captured_amount - new_amount
+            self.captured_amount = new_amount
+        self.amount = new_amount
+        if self.pending_amount == new_amount:
+            self.pending_amount = None
+        return self.status
+
+    @transition(field=status, source=Status.AUTHORIZED, target=Status.AUTHORIZED)
+    def authorization_extended(self, at):
+        base = max(self.authorization_expires_at or at, at)
+        self.authorization_expires_at = base + timedelta(days=settings.WALLET_AUTH_EXTENSION_DAYS)
+        self.authorization_extended_at = at
+
+    @transition(field=status, source=Status.UNPROCESSED, target=Status.NEEDS_CONFIRMATION)
+    def checkout_abandoned(self):
+        pass
+
     @transition(field=status, source="*", target=RETURN_VALUE(*Status.values))
     def corrected_from_gateway(self, new_status: str, at):
-        """The gateway's answer wins (SPEC 3.1): align with what SearchTrade reports."""
+        """The gateway's answer wins (SPEC 3.1, 3.2): align with what SearchTrade reports."""
+        if new_status in (Status.AUTHORIZED, *LIVE_CAPTURED) and self.authorized_at is None:
+            self._authorized(at)
         if new_status in LIVE_CAPTURED and not self.captured_amount:
             self.captured_amount = self.amount
             self.captured_at = self.captured_at or at
-        if new_status in CANCELLED:
-            self.refunded_amount += self.captured_amount
-            self.captured_amount = 0
-            self.cancelled_at = self.cancelled_at or at
+        if new_status in (*CANCELLED, Status.CANCELLED):
+            self._cancelled(self.cancelled_at or at)
         if new_status == Status.AUTHORIZED:
             self.captured_amount = 0
         return new_status
@@ -191,6 +268,9 @@ class OperationKind(models.TextChoices):
     REAUTHORIZE = "reauthorize", _("Re-authorize")
     EXPIRE = "expire", _("Expire authorization")
     SYNC = "sync", _("Status check")
+    START = "start", _("Start wallet checkout")
+    EXTEND_AUTHORIZATION = "extend_authorization", _("Extend authorization period")
+    CHANGE_METHOD = "change_method", _("Change payment method")
 
 
 class OperationState(models.TextChoices):

@@ -8,7 +8,7 @@ was applied.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ class Plan:
     previous_amount: int
     explanation: str
     token: str = ""  # one-time card token; never stored
+    context: dict = field(default_factory=dict, compare=False)  # call-time inputs that are not money (RetURL)
 
 
 def validate_amount(value) -> int:
@@ -72,6 +73,9 @@ class CardOperation:
 
     def apply(self, payment: Payment, plan: Plan, at: datetime) -> None:
         raise NotImplementedError
+
+    def recorded(self, payment: Payment, plan: Plan, op) -> None:
+        """After the operation is recorded as applied, in the same transaction (e.g. open a refund task)."""
 
     def on_refused(self, payment: Payment, plan: Plan, exc: GatewayRefused) -> bool:
         """Return True when the refusal itself changes the payment (saved by the engine)."""

@@ -11,18 +11,23 @@ from django.utils.translation import gettext as _
 
 from payments import card_rules
 from payments.actors import Actor
-from payments.errors import GatewayDeclined, InvalidTransition
+from payments import wallet_rules
+from payments.errors import ChangedMeanwhile, GatewayDeclined, InvalidAmount, InvalidTransition, PaymentBusy
 from payments.ledger import execute, lock_payment
 from payments.models import Method, OperationKind, OperationState, Payment, PaymentOperation, Status
 from payments.operations import SPECS, Plan, validate_amount
 from payments.signals import notify_payment_changed
+from payments.specs import spec_for
 from payments.sync import SyncResult, sync_payment
+from payments.wallet_facts import facts_for
+from payments.wallet_rules import WalletOperation
 from shops.models import Shop
 from shops.roles import Perm
 
 __all__ = [
-    "create_card_payment", "authorize_payment", "capture_payment", "cancel_payment", "change_amount",
-    "reauthorize_payment", "expire_authorization", "sync_payment", "SyncResult",
+    "create_card_payment", "create_wallet_payment", "authorize_payment", "start_wallet_checkout",
+    "capture_payment", "cancel_payment", "change_amount", "record_amount_change", "send_amount_change",
+    "extend_authorization", "reauthorize_payment", "expire_authorization", "sync_payment", "SyncResult",
 ]
 
 
@@ -41,22 +46,59 @@ def create_card_payment(shop: Shop, *, amount: int, reference: str = "", payer_n
     )
 
 
+def create_wallet_payment(shop: Shop, *, amount: int, method: str = Method.RECRUIT, reference: str = "",
+                          payer_name: str = "", payer_email: str = "", actor: Actor) -> Payment:
+    actor.require(shop.pk, Perm.VIEW)
+    validate_amount(amount)
+    if not shop.wallet_checkout_enabled:
+        raise InvalidTransition(_("This shop no longer accepts new payments with Recruit easy pay."))
+    return Payment.objects.create(
+        shop=shop, method=method, amount=amount, gateway_order_id=new_gateway_order_id(),
+        reference=reference, payer_name=payer_name, payer_email=payer_email,
+    )
+
+
+def start_wallet_checkout(payment: Payment, *, ret_url: str, by: Actor, idempotency_key: str | None = None):
+    """EntryTran + ExecTran; afterwards payment.checkout_url / checkout_token take the buyer to the wallet."""
+    op = execute(payment, spec_for(payment, OperationKind.START), by, idempotency_key, ret_url=ret_url)
+    payment.refresh_from_db()
+    return op
+
+
 def authorize_payment(payment: Payment, *, token: str, by: Actor, idempotency_key: str | None = None):
     return execute(payment, SPECS[OperationKind.AUTHORIZE], by, idempotency_key, token=token)
 
 
 def capture_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None):
     try:
-        return execute(payment, SPECS[OperationKind.CAPTURE], by, idempotency_key)
+        return execute(payment, spec_for(payment, OperationKind.CAPTURE), by, idempotency_key)
     except GatewayDeclined as exc:
-        if "E01420010" in exc.gateway_code:
+        if not payment.is_wallet and "E01420010" in exc.gateway_code:
             # The gateway's answer wins: it says the authorization expired, whatever we computed.
             expire_authorization(payment, by=Actor.system("capture refused as expired"), force=True)
         raise
 
 
-def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None):
-    return execute(payment, SPECS[OperationKind.CANCEL], by, idempotency_key)
+def check_before_cancel(payment: Payment, *, by: Actor) -> None:
+    """SPEC 3.2: before cancelling 要確認 / 売上失敗 ask the PG; it may hold an authorization or a capture.
+
+    If the PG's answer changes the payment, the caller's view is stale: ChangedMeanwhile says what the PG
+    showed, so the operator looks again and cancels under that state's rules.
+    """
+    if not (payment.is_wallet and wallet_rules.needs_gateway_check_before(WalletOperation.CANCEL, payment.status)):
+        return
+    seen = payment.version
+    result = sync_payment(payment, actor=by)
+    if result.payment.version != seen:
+        raise ChangedMeanwhile(_("The PG shows this payment as %(word)s; it is now “%(status)s”. Check the new "
+                                 "status and what a cancel does now, then cancel again.")
+                               % {"word": result.gateway_status, "status": result.payment.get_status_display()})
+
+
+def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None, reason: str = ""):
+    check_before_cancel(payment, by=by)
+    params = {"reason": reason} if payment.is_wallet and reason else {}
+    return execute(payment, spec_for(payment, OperationKind.CANCEL), by, idempotency_key, **params)
 
 
 def _routed(kind: str, params: dict) -> tuple[str, dict]:
@@ -67,21 +109,75 @@ def _routed(kind: str, params: dict) -> tuple[str, dict]:
     return kind, params
 
 
-def preview(payment: Payment, kind: str, **params) -> Plan:
-    """What `kind` would do now (the confirm page's money effect), routed exactly as execution is."""
+def preview(payment: Payment, kind: str, *, by: Actor | None = None, **params) -> Plan:
+    """What `kind` would do now (the confirm page's money effect), routed exactly as execution is.
+
+    A wallet cancel of 要確認 / 売上失敗 asks the PG first (with `by`), so the page shows the real effect.
+    """
     kind, params = _routed(kind, params)
-    return SPECS[kind].plan(payment, timezone.now(), **params)
+    if kind == OperationKind.CANCEL and by is not None and payment.is_wallet and \
+            wallet_rules.needs_gateway_check_before(WalletOperation.CANCEL, payment.status):
+        sync_payment(payment, actor=by)
+        payment.refresh_from_db()
+    return spec_for(payment, kind).plan(payment, timezone.now(), **params)
 
 
 def change_amount(payment: Payment, *, new_amount: int, job: str | None = None, by: Actor,
                   idempotency_key: str | None = None):
+    if payment.is_wallet:
+        if new_amount == 0 and not isinstance(new_amount, bool):
+            return cancel_payment(payment, by=by, idempotency_key=idempotency_key)
+        return execute(payment, spec_for(payment, OperationKind.CHANGE_AMOUNT), by, idempotency_key,
+                       new_amount=new_amount)
     kind, params = _routed(OperationKind.CHANGE_AMOUNT, {"new_amount": new_amount, "job": job})
     return execute(payment, SPECS[kind], by, idempotency_key, **params)
 
 
+def record_amount_change(payment: Payment, *, new_amount: int, by: Actor) -> Payment:
+    """The order was edited: hold the new amount as unsent until it is sent to the PG (wallet, SPEC 3.2).
+
+    Validated now against the rules that will apply when it is sent (windows, increases, points-only), so
+    an edit the PG would refuse is refused here and nothing changes. No gateway call.
+    """
+    if not payment.is_wallet:
+        raise InvalidTransition(_("Only wallet payments hold an unsent amount change; change a card payment's "
+                                  "amount directly."))
+    with transaction.atomic():
+        locked = lock_payment(payment.pk)
+        by.require(locked.shop_id, Perm.CHANGE_AMOUNT)
+        if locked.version != payment.version:
+            raise ChangedMeanwhile()
+        if locked.operations.unresolved().exists():
+            raise PaymentBusy()
+        if new_amount == locked.amount:
+            locked.pending_amount = None  # edited back to what the PG holds: nothing left to send
+        else:
+            if new_amount == 0:
+                raise InvalidAmount(_("An amount of ¥0 is a cancellation, not an amount change: cancel the "
+                                      "order instead."))
+            validate_amount(new_amount)
+            verdict = wallet_rules.availability(WalletOperation.CHANGE_AMOUNT,
+                                                facts_for(locked, timezone.now(), new_amount=new_amount))
+            if not verdict.allowed:
+                raise InvalidTransition(verdict.reason)
+            locked.pending_amount = new_amount
+        locked.version += 1
+        locked.save(update_fields=["pending_amount", "version", "updated_at"])
+    payment.pending_amount, payment.version = locked.pending_amount, locked.version
+    return locked
+
+
+def send_amount_change(payment: Payment, *, by: Actor, idempotency_key: str | None = None):
+    return execute(payment, spec_for(payment, OperationKind.CHANGE_AMOUNT), by, idempotency_key)
+
+
+def extend_authorization(payment: Payment, *, by: Actor, idempotency_key: str | None = None):
+    return execute(payment, spec_for(payment, OperationKind.EXTEND_AUTHORIZATION), by, idempotency_key)
+
+
 def reauthorize_payment(payment: Payment, *, job: str = "AUTH", new_amount: int | None = None, by: Actor,
                         idempotency_key: str | None = None):
-    return execute(payment, SPECS[OperationKind.REAUTHORIZE], by, idempotency_key,
+    return execute(payment, spec_for(payment, OperationKind.REAUTHORIZE), by, idempotency_key,
                    job=job, new_amount=new_amount)
 
 
@@ -92,6 +188,9 @@ def expire_authorization(payment: Payment, *, by: Actor, force: bool = False) ->
     Returns the EXPIRE ledger entry, or None when the gateway's status said otherwise (synced).
     """
     result = sync_payment(payment, actor=by)
+    if payment.is_wallet:
+        # The PG has its own word for it (EXPIRED); the sync above already applied whatever it says.
+        return None
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         verdict = card_rules.availability(

@@ -25,7 +25,7 @@ from gateways.base import (
 )
 from payments.actors import Actor
 from payments.errors import GatewayDeclined, GatewayUnavailable
-from payments.gateway_factory import card_gateway_for
+from payments.gateway_factory import gateway_for
 from payments.ledger import lock_payment, plan_of
 from payments.models import (
     GMO_CARD_STATUS,
@@ -36,7 +36,8 @@ from payments.models import (
     PaymentOperation,
     Status,
 )
-from payments.operations import SPECS
+from payments.specs import spec_for
+from payments.wallet_rules import gmo_status_to_wallet_status
 from payments.signals import notify_payment_changed
 from shops.roles import Perm
 
@@ -63,7 +64,9 @@ def _resolvable(payment: Payment):
     return [op for op in ops if op not in in_flight], bool(in_flight)
 
 
-def sync_payment(payment: Payment, *, actor: Actor) -> SyncResult:
+def sync_payment(payment: Payment, *, actor: Actor, buyer_returned: bool = False) -> SyncResult:
+    """`buyer_returned`: the buyer's browser came back from the wallet page (RetURL), so a transaction the
+    PG still shows as unfinished was left there (要確認) rather than being in progress."""
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         actor.require(locked.shop_id, Perm.VIEW)
@@ -73,7 +76,7 @@ def sync_payment(payment: Payment, *, actor: Actor) -> SyncResult:
             status_before=locked.status, actor_id=actor.user_id, actor_label=actor.label,
         )
     try:
-        trade = card_gateway_for(locked.shop).search(locked.gateway_order_id)
+        trade = gateway_for(locked).search(locked.gateway_order_id)
     except TransactionNotFound:
         trade = None
     except GatewayRefused as exc:
@@ -82,7 +85,7 @@ def sync_payment(payment: Payment, *, actor: Actor) -> SyncResult:
     except (GatewayNotSent, GatewayOutcomeUnknown) as exc:
         _fail_check(check, "", str(exc))
         raise GatewayUnavailable(operation=check) from exc
-    return _apply_trade(payment, check, trade)
+    return _apply_trade(payment, check, trade, buyer_returned)
 
 
 def _fail_check(check: PaymentOperation, code: str, message: str = "") -> None:
@@ -93,7 +96,8 @@ def _fail_check(check: PaymentOperation, code: str, message: str = "") -> None:
     check.save()
 
 
-def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionResult | None) -> SyncResult:
+def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionResult | None,
+                 buyer_returned: bool = False) -> SyncResult:
     now = timezone.now()
     with transaction.atomic():
         locked = lock_payment(payment.pk)
@@ -103,7 +107,7 @@ def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionRe
         for op in ops:
             _resolve(locked, op, trade, now, result)
         if not result.in_flight and not result.discrepancies:
-            _align_status(locked, trade, now, result)
+            _align_status(locked, trade, now, result, buyer_returned)
         _check_amount(locked, trade, result)
         before = check.status_before
         locked.gateway_status = result.gateway_status
@@ -125,7 +129,7 @@ def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionRe
 
 
 def _resolve(payment: Payment, op: PaymentOperation, trade, now, result: SyncResult) -> None:
-    spec = SPECS[op.kind]
+    spec = spec_for(payment, op.kind)
     plan = plan_of(op)
     verdict = spec.outcome_from_trade(payment, plan, trade)
     said = f"SearchTrade Status={trade.status} Amount={trade.amount}" if trade else "SearchTrade: not found"
@@ -140,6 +144,7 @@ def _resolve(payment: Payment, op: PaymentOperation, trade, now, result: SyncRes
             pass  # our status moved on meanwhile; aligning with the gateway's status settles it
         op.state = OperationState.SUCCEEDED
         op.resolution = f"applied at the gateway ({said})"
+        spec.recorded(payment, plan, op)
     else:
         if op.kind == OperationKind.AUTHORIZE and payment.status == Status.UNPROCESSED:
             payment.authorization_refused()
@@ -152,8 +157,11 @@ def _resolve(payment: Payment, op: PaymentOperation, trade, now, result: SyncRes
     result.resolved.append(f"#{op.pk} {op.kind} {op.gateway_job}: {op.resolution}")
 
 
-def _align_status(payment: Payment, trade, now, result: SyncResult) -> None:
+def _align_status(payment: Payment, trade, now, result: SyncResult, buyer_returned: bool = False) -> None:
     if trade is None:
+        return
+    if payment.is_wallet:
+        _align_wallet_status(payment, trade, now, result, buyer_returned)
         return
     theirs = GMO_CARD_STATUS.get(trade.status)
     ours = payment.status
@@ -166,9 +174,40 @@ def _align_status(payment: Payment, trade, now, result: SyncResult) -> None:
     result.corrections.append(f"status {ours} → {theirs} (the gateway says {trade.status})")
 
 
+# Wallet states in which the PG holds nothing: our own 注文キャンセル stands against them.
+_WALLET_NOTHING_LIVE = (Status.NEEDS_CONFIRMATION, Status.PAYMENT_FAILED, Status.AUTH_EXPIRED)
+
+
+def _align_wallet_status(payment: Payment, trade, now, result: SyncResult, buyer_returned: bool) -> None:
+    points = trade.raw.get("RcUsePoint", "")
+    if points.isdigit():
+        payment.wallet_points_used = int(points)
+    try:
+        theirs = gmo_status_to_wallet_status(trade.status)
+    except ValueError:
+        result.discrepancies.append(f"the PG answered an unknown status word {trade.status!r}; left as is")
+        return
+    ours = payment.status
+    if theirs == ours:
+        return
+    if ours == Status.CANCELLED and theirs in _WALLET_NOTHING_LIVE:
+        return
+    if ours == Status.UNPROCESSED and theirs == Status.NEEDS_CONFIRMATION:
+        # The buyer may still be on the wallet's page; only a checkout left alone for long is 要確認.
+        abandoned_before = now - timedelta(seconds=settings.WALLET_ABANDONED_AFTER_SECONDS)
+        if payment.created_at > abandoned_before and not buyer_returned:
+            return
+        payment.checkout_abandoned()
+        result.corrections.append(f"status {ours} → {theirs} (the buyer did not finish the wallet page; "
+                                  f"the PG says {trade.status})")
+        return
+    payment.corrected_from_gateway(theirs, trade.processed_at or now)
+    result.corrections.append(f"status {ours} → {theirs} (the PG says {trade.status})")
+
+
 def _check_amount(payment: Payment, trade, result: SyncResult) -> None:
     live = (Status.AUTHORIZED, Status.AUTH_EXPIRED, *LIVE_CAPTURED)
-    if trade is None or payment.status not in live or trade.status in ("UNPROCESSED", "VOID", "RETURN", "RETURNX"):
+    if trade is None or payment.status not in live or trade.status not in ("AUTH", "SALES", "CAPTURE"):
         return
     if trade.amount != payment.amount:
         result.discrepancies.append(

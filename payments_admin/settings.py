@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "payments",
     "gateways",
     "orders",
+    "refunds",
     "bulk",
     "batches",
     "api",
@@ -123,6 +124,12 @@ GMO_PG_BASE_URL = os.environ.get("GMO_PG_BASE_URL", "http://127.0.0.1:8765")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "30"))
 # A pending operation older than this is no longer in flight anywhere: sync may resolve it.
 PENDING_OPERATION_STALE_SECONDS = int(os.environ.get("PENDING_OPERATION_STALE_SECONDS", "120"))
+# Redirect wallets (Recruit): the PG's authorization period and what one extension adds (contract values),
+# after how long an unfinished checkout counts as abandoned (要確認), and the buyer's checkout-page origin.
+WALLET_AUTH_VALIDITY_DAYS = int(os.environ.get("WALLET_AUTH_VALIDITY_DAYS", "90"))
+WALLET_AUTH_EXTENSION_DAYS = int(os.environ.get("WALLET_AUTH_EXTENSION_DAYS", "30"))
+WALLET_ABANDONED_AFTER_SECONDS = int(os.environ.get("WALLET_ABANDONED_AFTER_SECONDS", "1800"))
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", os.environ.get("ADMIN_BASE_URL", "http://127.0.0.1:8000"))
 # Key for encrypting gateway credentials at rest; derived from SECRET_KEY when unset.
 CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
 

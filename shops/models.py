@@ -31,6 +31,11 @@ class Shop(models.Model):
     expiry_warning_days = models.PositiveSmallIntegerField(
         _("warn of expiring authorizations (days before)"), default=7
     )
+    # Recruit easy pay: the provider ended new payments, so new checkouts can be switched off while
+    # post-payment operations on earlier orders keep working.
+    wallet_checkout_enabled = models.BooleanField(_("accept new Recruit easy pay checkouts"), default=True)
+    wallet_auth_extension_enabled = models.BooleanField(
+        _("Recruit easy pay: authorization extension (オーソリ期間延長)"), default=False)
     gmo_shop_id = models.CharField(
         _("GMO shop ID"),
         max_length=13,

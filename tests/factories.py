@@ -58,3 +58,25 @@ def card_payment(shop: Shop, sandbox, amount: int = 3000, card: str = VISA_OK, a
         services.authorize_payment(payment, token=token, by=actor)
         payment.refresh_from_db()
     return payment
+
+
+RET_URL = "http://shop.example/checkout/return"
+
+
+def wallet_order(shop: Shop, sandbox, *, amount: int = 5000, approve: bool = True, points: int = 0,
+                 addresses: tuple[str, ...] = ("東京都千代田区1-1",), number: str | None = None):
+    """A Recruit easy pay order whose buyer approved at the sandbox wallet (仮売上, or 決済完了 per shop)."""
+    from orders.services import LineInput, place_wallet_order
+
+    actor = Actor.system("test")
+    order = place_wallet_order(shop, lines=[LineInput("テスト商品", 1, amount)], total=amount,
+                               customer_name="山田 花子", customer_email="hanako@example.com", by=actor,
+                               shipping_addresses=addresses, number=number)
+    payment = order.payment
+    services.start_wallet_checkout(payment, ret_url=RET_URL, by=actor)
+    if approve:
+        sandbox.wallet_approve(payment.access_id, points=points)
+        services.sync_payment(payment, actor=actor)
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    return order

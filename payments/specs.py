@@ -1,0 +1,18 @@
+"""Which operation classes serve a payment: the card's or the wallet's, by the payment's method."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from payments.errors import InvalidTransition
+from payments.operations import SPECS as CARD_SPECS
+from payments.operations import CardOperation
+from payments.wallet_operations import WALLET_SPECS
+
+
+def spec_for(payment, kind: str) -> CardOperation:
+    table = WALLET_SPECS if payment.is_wallet else CARD_SPECS
+    try:
+        return table[kind]
+    except KeyError:
+        raise InvalidTransition(_("This operation does not exist for this payment method.")) from None
