@@ -9,9 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from payments import card_rules
+from payments import card_rules, wallet_rules
 from payments.actors import Actor
-from payments import wallet_rules
 from payments.errors import ChangedMeanwhile, GatewayDeclined, InvalidAmount, InvalidTransition, PaymentBusy
 from payments.ledger import execute, lock_payment
 from payments.models import Method, OperationKind, OperationState, Payment, PaymentOperation, Status

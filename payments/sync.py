@@ -36,9 +36,9 @@ from payments.models import (
     PaymentOperation,
     Status,
 )
+from payments.signals import notify_payment_changed
 from payments.specs import spec_for
 from payments.wallet_rules import gmo_status_to_wallet_status
-from payments.signals import notify_payment_changed
 from shops.roles import Perm
 
 
