@@ -52,8 +52,9 @@ def expire(pk: int, report: RunReport) -> None:
         # expire_authorization asks the gateway first: a capture or cancel made elsewhere is synced.
         op = retry_reads(lambda: services.expire_authorization(payment, by=ACTOR))
         payment.refresh_from_db()
-        if op is not None:
-            report.note(f"{payment.gateway_order_id}: marked 仮売上期限切れ")
+        if op is not None or payment.status == Status.AUTH_EXPIRED:
+            report.note(f"{payment.gateway_order_id}: marked 仮売上期限切れ"
+                        + (f" (the PG says {payment.gateway_status})" if op is None else ""))
         else:
             report.note(f"{payment.gateway_order_id}: the gateway says {payment.gateway_status}; synced to "
                         f"{payment.status} instead of expiring")

@@ -24,7 +24,7 @@ from batches.models import ReconciliationItem
 from batches.runs import RunReport, recorded_run
 from payments.actors import Actor
 from payments.errors import GatewayUnavailable, PaymentError
-from payments.models import OperationKind, OperationState, Payment, PaymentOperation
+from payments.models import WALLET_METHODS, OperationKind, OperationState, Payment, PaymentOperation, Status
 from payments.sync import SyncResult, sync_payment
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,20 @@ def candidates(now, recent: timedelta):
     unresolved = ops.filter(Q(state=OperationState.UNKNOWN) | Q(state=OperationState.PENDING, created_at__lt=stale))
     changed = ops.filter(state=OperationState.SUCCEEDED, completed_at__gte=now - recent,
                          completed_at__gt=Coalesce(F("payment__last_synced_at"), EPOCH))
-    return Payment.objects.filter(Q(pk__in=unresolved.values("payment_id")) | Q(pk__in=changed.values("payment_id")))
+    return Payment.objects.filter(Q(pk__in=unresolved.values("payment_id")) | Q(pk__in=changed.values("payment_id"))
+                                  | Q(pk__in=wallet_unsettled(now).values("pk")))
+
+
+def wallet_unsettled(now):
+    """Wallet payments the PG may have moved without telling us in an answer (SPEC 3.2): a checkout the buyer
+    never came back from (a lost result notification), 売上失敗 (restored when the PG says 仮売上 / 決済完了),
+    and 要確認 for a week (the buyer may still finish), each at most hourly. Status-led, so indexed."""
+    abandoned = now - timedelta(seconds=settings.WALLET_ABANDONED_AFTER_SECONDS)
+    hourly = Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=now - timedelta(hours=1))
+    return Payment.objects.filter(method__in=WALLET_METHODS).filter(
+        Q(status=Status.UNPROCESSED, created_at__lt=abandoned) & ~Q(access_id="")
+        | Q(status=Status.CAPTURE_FAILED)
+        | Q(status=Status.NEEDS_CONFIRMATION, created_at__gte=now - timedelta(days=7)) & hourly)
 
 
 def chunked_ids(qs, size: int) -> Iterator[list[int]]:

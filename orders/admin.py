@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from orders.admin_payment_panel import OrderPaymentPanelMixin
 from orders.models import Order, OrderEvent, OrderLine, Shipment
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 
@@ -12,7 +13,7 @@ class LineInline(ReadOnlyScopedInline, admin.TabularInline):
 
 class ShipmentInline(ReadOnlyScopedInline, admin.TabularInline):
     model = Shipment
-    readonly_fields = ["address", "carrier", "slip_number", "shipped_at", "delivered_at"]
+    readonly_fields = ["address", "carrier", "slip_number", "shipped_at", "delivered_at", "returned_at"]
     fields = readonly_fields
 
 
@@ -24,7 +25,7 @@ class EventInline(ReadOnlyScopedInline, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ShopScopedAdmin):
+class OrderAdmin(OrderPaymentPanelMixin, ShopScopedAdmin):
     list_display = ["number", "customer_name", "shop", "total_yen", "fulfilment_status", "payment_status",
                     "created_at"]
     list_filter = ["fulfilment_status", "shop"]

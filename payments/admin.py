@@ -8,16 +8,12 @@ from django.utils.translation import gettext_lazy
 from bulk.admin_actions import bulk_cancel, bulk_capture, hide_unpermitted
 from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
-from payments.models import Payment, PaymentOperation, Status
+from payments.models import Payment, PaymentOperation, status_label
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 
 
 def yen(value: int) -> str:
     return f"¥{value:,}"
-
-
-def status_label(value: str) -> str:
-    return Status(value).label if value in Status.values else value or "—"
 
 
 class OperationInline(ReadOnlyScopedInline, admin.TabularInline):
@@ -35,16 +31,16 @@ class OperationInline(ReadOnlyScopedInline, admin.TabularInline):
 
     @admin.display(description=gettext_lazy("status before"))
     def before(self, op):
-        return status_label(op.status_before)
+        return status_label(op.payment.method, op.status_before)
 
     @admin.display(description=gettext_lazy("status after"))
     def after(self, op):
-        return status_label(op.status_after)
+        return status_label(op.payment.method, op.status_after)
 
 
 @admin.register(Payment)
 class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin):
-    list_display = ["gateway_order_id", "reference", "payer_name", "shop", "method", "status", "attention",
+    list_display = ["gateway_order_id", "reference", "payer_name", "shop", "method", "status_display", "attention",
                     "amount_yen", "authorized_at", "authorization_expires_at", "captured_at"]
     list_filter = PAYMENT_LIST_FILTERS
     actions = [bulk_capture, bulk_cancel]
@@ -53,7 +49,8 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
     inlines = [OperationInline]
-    readonly_fields = ["shop", "method", "status", "gateway_order_id", "access_id", "amount_yen",
+    readonly_fields = ["shop", "method", "status_display", "gateway_order_id", "access_id", "amount_yen",
+                       "pending_yen", "wallet_points_used", "replaced_by",
                        "captured_yen", "refunded_yen", "reference", "payer_name", "payer_email", "authorized_at",
                        "captured_at", "cancelled_at", "gateway_status", "last_synced_at", "created_at"]
     fields = readonly_fields
@@ -62,6 +59,14 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
     @admin.display(description=gettext_lazy("amount (JPY)"), ordering="amount")
     def amount_yen(self, obj):
         return yen(obj.amount)
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_display(self, obj):
+        return obj.get_status_display()
+
+    @admin.display(description=gettext_lazy("unsent amount change (JPY)"))
+    def pending_yen(self, obj):
+        return "—" if obj.pending_amount is None else yen(obj.pending_amount)
 
     @admin.display(description=gettext_lazy("captured (JPY)"))
     def captured_yen(self, obj):

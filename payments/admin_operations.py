@@ -13,21 +13,61 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from gateways.gmo.messages import describe
-from payments import card_rules, services
+from payments import card_rules, services, wallet_rules
 from payments.actors import Actor
 from payments.card_rules import JOB_LABELS, MAX_AMOUNT
 from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
 from payments.models import OperationKind, Payment
-from payments.operations import SPECS
+from payments.specs import spec_for
+from payments.wallet_facts import facts_for
+from payments.wallet_rules import WalletOperation
 from shops.selectors import user_can
 
 PAGE_OPERATIONS = [OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.CHANGE_AMOUNT,
                    OperationKind.REAUTHORIZE]
+# Wallet: the amount is edited on the order and then *sent*; the rule that applies to each button.
+WALLET_PAGE_OPERATIONS = {
+    OperationKind.CAPTURE: WalletOperation.CAPTURE,
+    OperationKind.CHANGE_AMOUNT: WalletOperation.SEND_AMOUNT_CHANGE,
+    OperationKind.EXTEND_AUTHORIZATION: WalletOperation.EXTEND_AUTHORIZATION,
+    OperationKind.CANCEL: WalletOperation.CANCEL,
+}
+
+
+def operation_label(payment: Payment, kind: str) -> str:
+    if payment.is_wallet and kind in WALLET_PAGE_OPERATIONS:
+        return str(WalletOperation(WALLET_PAGE_OPERATIONS[kind]).label)
+    return str(OperationKind(kind).label)
+
+
+def page_operations(payment: Payment) -> list[str]:
+    return list(WALLET_PAGE_OPERATIONS) if payment.is_wallet else PAGE_OPERATIONS
+
+
+def operation_menu(user, payment: Payment) -> list[dict]:
+    """Every operation this user may perform on the payment's method, allowed now or not, with the reason.
+
+    A refused button stays visible (disabled, with the rule) so staff see *why* they cannot capture yet.
+    """
+    now = timezone.now()
+    menu = []
+    for kind in page_operations(payment):
+        if not user_can(user, payment.shop_id, spec_for(payment, kind).perm):
+            continue
+        if payment.is_wallet:
+            verdict = wallet_rules.availability(WALLET_PAGE_OPERATIONS[kind], facts_for(payment, now))
+        else:
+            verdict = card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
+                                              validity_days=payment.shop.authorization_validity_days, now=now)
+        menu.append({"kind": kind, "label": operation_label(payment, kind), "allowed": verdict.allowed,
+                     "reason": verdict.reason})
+    return menu
 
 
 class ChangeAmountForm(forms.Form):
@@ -55,6 +95,7 @@ FORMS = {OperationKind.CHANGE_AMOUNT: ChangeAmountForm, OperationKind.REAUTHORIZ
 RUN = {
     OperationKind.CAPTURE: lambda p, by, **kw: services.capture_payment(p, by=by),
     OperationKind.CANCEL: lambda p, by, **kw: services.cancel_payment(p, by=by),
+    OperationKind.EXTEND_AUTHORIZATION: lambda p, by, **kw: services.extend_authorization(p, by=by),
     OperationKind.CHANGE_AMOUNT: lambda p, by, new_amount, job: services.change_amount(
         p, new_amount=new_amount, job=job, by=by),
     OperationKind.REAUTHORIZE: lambda p, by, new_amount, job: services.reauthorize_payment(
@@ -63,16 +104,7 @@ RUN = {
 
 
 def offered_operations(user, payment: Payment) -> list[tuple[str, str]]:
-    now = timezone.now()
-    offered = []
-    for kind in PAGE_OPERATIONS:
-        if not user_can(user, payment.shop_id, SPECS[kind].perm):
-            continue
-        verdict = card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
-                                          validity_days=payment.shop.authorization_validity_days, now=now)
-        if verdict.allowed:
-            offered.append((kind, OperationKind(kind).label))
-    return offered
+    return [(item["kind"], item["label"]) for item in operation_menu(user, payment) if item["allowed"]]
 
 
 class PaymentOperationsMixin:
@@ -98,17 +130,19 @@ class PaymentOperationsMixin:
 
     def change_status_view(self, request, pk):
         payment = self._payment_or_404(request, pk)
-        context = self._context(request, payment, offered=offered_operations(request.user, payment),
-                                title=_("Change status"))
+        menu = operation_menu(request.user, payment)
+        context = self._context(request, payment, title=_("Change status"),
+                                offered=[(i["kind"], i["label"]) for i in menu if i["allowed"]],
+                                refused=[i for i in menu if not i["allowed"]])
         return TemplateResponse(request, "admin/payments/payment/change_status.html", context)
 
     def operate_view(self, request, pk, kind):
         payment = self._payment_or_404(request, pk)
-        if kind not in PAGE_OPERATIONS:
+        if kind not in page_operations(payment):
             raise Http404
-        if not user_can(request.user, payment.shop_id, SPECS[kind].perm):
+        if not user_can(request.user, payment.shop_id, spec_for(payment, kind).perm):
             raise PermissionDenied
-        form_class = FORMS.get(kind)
+        form_class = None if payment.is_wallet else FORMS.get(kind)
         form = None
         params = {}
         if form_class is not None:
@@ -123,27 +157,41 @@ class PaymentOperationsMixin:
             except ValueError:
                 raise Http404 from None
             self._run(request, payment, kind, params)
-            return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
+            return HttpResponseRedirect(self._back_url(request, payment))
         return self._render_confirm(request, payment, kind, form, params)
 
+    @staticmethod
+    def _back_url(request, payment) -> str:
+        # Started from an order page: go back there (only a path on this site, never an outside URL).
+        back = request.POST.get("next") or request.GET.get("next") or ""
+        if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) and back.startswith("/"):
+            return back
+        return reverse("admin:payments_payment_change", args=[payment.pk])
+
     def _render_input(self, request, payment, kind, form):
-        context = self._context(request, payment, kind=kind, kind_label=OperationKind(kind).label, form=form,
-                                title=OperationKind(kind).label)
+        context = self._context(request, payment, kind=kind, kind_label=operation_label(payment, kind), form=form,
+                                title=operation_label(payment, kind))
         return TemplateResponse(request, "admin/payments/payment/operation_input.html", context)
 
     def _render_confirm(self, request, payment, kind, form, params):
         try:
-            plan = services.preview(payment, kind, **params)
+            plan = services.preview(payment, kind, by=Actor.for_user(request.user), **params)
             error = ""
         except PaymentError as exc:
             plan, error = None, exc.message
-        context = self._context(request, payment, kind=kind, kind_label=OperationKind(kind).label, plan=plan,
-                                error=error, form=form, title=_("Confirm: %(op)s") % {"op": OperationKind(kind).label})
+        payment.refresh_from_db()  # a PG check before a wallet cancel may have changed it
+        label = operation_label(payment, kind)
+        context = self._context(request, payment, kind=kind, kind_label=label, plan=plan, error=error, form=form,
+                                next=self._back_url(request, payment), title=_("Confirm: %(op)s") % {"op": label})
         return TemplateResponse(request, "admin/payments/payment/confirm_operation.html", context)
 
     def _run(self, request, payment, kind, params):
         try:
-            op = RUN[kind](payment, Actor.for_user(request.user), **params)
+            by = Actor.for_user(request.user)
+            if payment.is_wallet and kind == OperationKind.CHANGE_AMOUNT:
+                op = services.send_amount_change(payment, by=by)  # the wallet's amount comes from the order
+            else:
+                op = RUN[kind](payment, by, **params)
         except GatewayDeclined as exc:
             codes = exc.gateway_code.split("|") if exc.gateway_code else []
             meaning = " / ".join(f"{c}: {describe(c, request.LANGUAGE_CODE)}" for c in codes)

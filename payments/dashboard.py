@@ -110,7 +110,8 @@ def attention_condition(choice: str | None, now: datetime) -> Q | None:
     if choice == UNRESOLVED:
         return Q(unresolved_operation_exists())
     if choice == CAPTURE_FAILED:
-        return Q(status=Status.AUTHORIZED) & Q(failed_capture_exists())
+        # A wallet keeps the failure as its own status (売上失敗); a card stays 仮売上 with a failed capture.
+        return Q(status=Status.CAPTURE_FAILED) | Q(status=Status.AUTHORIZED) & Q(failed_capture_exists())
     if choice == EXPIRING:
         return _expiring(now, shop_warning_limit(now))
     if choice == EXPIRED:
@@ -135,7 +136,7 @@ def attention_of(payment: Payment, now: datetime) -> list[str]:
     if getattr(payment, "attention_unresolved", False):
         found.append(UNRESOLVED)
     authorized = payment.status == Status.AUTHORIZED
-    if authorized and getattr(payment, "attention_capture_failed", False):
+    if payment.status == Status.CAPTURE_FAILED or authorized and getattr(payment, "attention_capture_failed", False):
         found.append(CAPTURE_FAILED)
     expires = payment.authorization_expires_at
     if authorized and expires and now < expires <= now + timedelta(days=payment.shop.expiry_warning_days):

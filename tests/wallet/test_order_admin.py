@@ -1,0 +1,115 @@
+"""The order page drives a Recruit easy pay order: edit → capture blocked → send change → capture."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from payments.models import Status
+from shops.roles import Role
+from tests.factories import ShopFactory, member, wallet_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, order) -> str:
+    response = client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _button(html: str, element_id: str) -> str:
+    match = re.search(rf'<(a|button)[^>]*id="{element_id}"[^>]*>', html)
+    assert match, f"no #{element_id} on the page"
+    return match.group(0)
+
+
+def test_edit_blocks_capture_until_sent_then_capture(client, shop, sandbox):
+    order = wallet_order(shop, sandbox, amount=5000)
+    client.force_login(member(shop, Role.OPERATOR))
+    line = order.lines.get()
+
+    html = _page(client, order)
+    assert "仮売上" in html
+    assert "disabled" not in _button(html, "operation-capture")
+    assert "disabled" in _button(html, "operation-change_amount")  # nothing unsent yet
+
+    response = client.post(reverse("admin:orders_order_edit", args=[order.pk]), {
+        f"quantity-{line.pk}": "1", f"unit_price-{line.pk}": "4200", "shipping_fee": "0", "fees": "0",
+        "version": str(order.payment.version)})
+    assert response.status_code == 302
+    order.payment.refresh_from_db()
+    assert (order.payment.amount, order.payment.pending_amount) == (5000, 4200)
+
+    html = _page(client, order)
+    assert "disabled" in _button(html, "operation-capture")
+    assert "has not been sent to the PG" in html or "PGに送信されていません" in html
+    assert "disabled" not in _button(html, "operation-change_amount")
+
+    # A capture forced through the URL is refused by the service, not just hidden.
+    capture_url = reverse("admin:payments_payment_operate", args=[order.payment.pk, "capture"])
+    confirm = client.get(capture_url).content.decode()
+    assert 'id="operation-refused"' in confirm
+    assert not sandbox.calls("RecruitSales")
+
+    send_url = reverse("admin:payments_payment_operate", args=[order.payment.pk, "change_amount"])
+    confirm = client.get(send_url).content.decode()
+    assert "¥5,000" in confirm and "¥4,200" in confirm
+    order.payment.refresh_from_db()
+    back = reverse("admin:orders_order_change", args=[order.pk])
+    response = client.post(send_url, {"confirmed": "1", "version": order.payment.version, "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    order.payment.refresh_from_db()
+    assert (order.payment.amount, order.payment.pending_amount) == (4200, None)
+    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["amount"] == 4200
+
+    client.post(capture_url, {"confirmed": "1", "version": order.payment.version, "next": back})
+    order.payment.refresh_from_db()
+    assert order.payment.status == Status.CAPTURED
+    assert [c["params"]["Amount"] for c in sandbox.calls("RecruitSales")] == ["4200"]
+    assert "決済完了" in _page(client, order)
+
+
+def test_refused_edit_changes_nothing(client, shop, sandbox):
+    order = wallet_order(shop, sandbox, amount=5000, points=5000)  # paid with points only
+    client.force_login(member(shop, Role.OPERATOR))
+    line = order.lines.get()
+    response = client.post(reverse("admin:orders_order_edit", args=[order.pk]), {
+        f"quantity-{line.pk}": "2", f"unit_price-{line.pk}": "5000", "shipping_fee": "0", "fees": "0",
+        "version": str(order.payment.version)})
+    assert response.status_code == 200
+    assert 'id="edit-refused"' in response.content.decode()
+    order.refresh_from_db()
+    order.payment.refresh_from_db()
+    line.refresh_from_db()
+    assert (order.total, line.quantity, order.payment.pending_amount) == (5000, 1, None)
+
+
+def test_viewer_sees_no_operations_and_other_shop_gets_404(client, shop, sandbox):
+    order = wallet_order(shop, sandbox)
+    client.force_login(member(shop, Role.VIEWER))
+    html = _page(client, order)
+    assert 'id="operation-capture"' not in html and 'id="edit-order"' not in html
+    assert client.get(reverse("admin:orders_order_edit", args=[order.pk])).status_code == 403
+
+    client.force_login(member(ShopFactory(), Role.ADMIN))
+    assert client.get(reverse("admin:orders_order_change", args=[order.pk])).status_code == 404
+    assert client.post(reverse("admin:orders_order_ship", args=[order.pk]), {"slip_number": "123456"}).status_code == 404
+
+
+def test_ship_then_cancel_refused_until_goods_returned(client, shop, sandbox):
+    order = wallet_order(shop, sandbox)
+    client.force_login(member(shop, Role.ADMIN))
+    payment = order.payment
+    from payments import services
+    from payments.actors import Actor
+
+    services.capture_payment(payment, by=Actor.system("test"))
+    client.post(reverse("admin:orders_order_ship", args=[order.pk]), {"carrier": "ヤマト", "slip_number": "1234-5678"})
+    shipment = order.shipments.get()
+    assert shipment.slip_number == "1234-5678" and shipment.shipped_at
+    html = _page(client, order)
+    assert "disabled" in _button(html, "operation-cancel")
+    client.post(reverse("admin:orders_order_returned", args=[order.pk]))
+    html = _page(client, order)
+    assert "disabled" not in _button(html, "operation-cancel")
