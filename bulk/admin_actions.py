@@ -31,6 +31,8 @@ from shops.selectors import shops_for_user, user_can
 
 CONFIRM_FIELD = "bulk_confirm"
 ACTION_NAMES = {BulkRun.Kind.CAPTURE: "bulk_capture", BulkRun.Kind.CANCEL: "bulk_cancel"}
+# The order list's action over the same bulk run (the confirm page posts back to the list it came from).
+ORDER_ACTION_NAMES = {BulkRun.Kind.CAPTURE: "capture_selected_orders"}
 # Changelist parameters that do not narrow the selection (ordering, page, popup).
 NOT_FILTERS = {"o", "p", "_popup", "_to_field"}
 
@@ -48,7 +50,7 @@ def permitted_somewhere(user, kind: str) -> bool:
 
 def hide_unpermitted(request, actions: dict) -> dict:
     """For PaymentAdmin.get_actions: drop the bulk actions the user may use in none of their shops."""
-    for kind, name in ACTION_NAMES.items():
+    for kind, name in (*ACTION_NAMES.items(), *ORDER_ACTION_NAMES.items()):
         if name in actions and not permitted_somewhere(request.user, kind):
             del actions[name]
     return actions
@@ -72,7 +74,8 @@ def _render_confirm(kind, modeladmin, request, summary: Summary, *, changed: boo
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.model._meta, "title": title, "kind": kind, "summary": summary, "changed": changed,
-        "action_name": ACTION_NAMES[kind], "select_across": _select_across(request),
+        "action_name": (ORDER_ACTION_NAMES if modeladmin.model._meta.model_name == "order" else ACTION_NAMES)[kind],
+        "select_across": _select_across(request),
         "selected_ids": request.POST.getlist(ACTION_CHECKBOX_NAME), "description": describe_selection(request),
         "request_key": uuid.uuid4(), "changelist_url": request.get_full_path(),
     }
@@ -98,7 +101,7 @@ def _start(kind, modeladmin, request, queryset):
     return HttpResponseRedirect(reverse("admin:bulk_bulkrun_change", args=[run.pk]))
 
 
-def _bulk_action(kind, modeladmin, request, queryset):
+def bulk_action(kind, modeladmin, request, queryset):
     if not permitted_somewhere(request.user, kind):
         messages.error(request, {BulkRun.Kind.CAPTURE: _("You are not allowed to capture payments."),
                                  BulkRun.Kind.CANCEL: _("You are not allowed to cancel payments.")}[kind])
@@ -110,9 +113,9 @@ def _bulk_action(kind, modeladmin, request, queryset):
 
 @admin.action(description=gettext_lazy("Bulk capture (実売上)"))
 def bulk_capture(modeladmin, request, queryset):
-    return _bulk_action(BulkRun.Kind.CAPTURE, modeladmin, request, queryset)
+    return bulk_action(BulkRun.Kind.CAPTURE, modeladmin, request, queryset)
 
 
 @admin.action(description=gettext_lazy("Bulk cancel (取消・返品・月跨返品)"))
 def bulk_cancel(modeladmin, request, queryset):
-    return _bulk_action(BulkRun.Kind.CANCEL, modeladmin, request, queryset)
+    return bulk_action(BulkRun.Kind.CANCEL, modeladmin, request, queryset)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from bulk.models import KIND_PERMS, BulkRun
 from payments import card_rules
 from payments.card_rules import JOB_LABELS
-from payments.models import CANCELLED, LIVE_CAPTURED, OperationKind
+from payments.models import CANCELLED, LIVE_CAPTURED, WALLET_METHODS, OperationKind, Status
 from shops.selectors import user_can
 
 READ_CHUNK = 2000
@@ -29,7 +29,7 @@ JOB_ORDER = ("SALES", "VOID", "RETURN", "RETURNX")
 NO_PERMISSION = "no_permission"
 
 _FIELDS = ("pk", "shop_id", "status", "amount", "captured_amount", "authorized_at", "captured_at",
-           "shop__authorization_validity_days")
+           "shop__authorization_validity_days", "method", "pending_amount")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Row:
     authorized_at: datetime | None
     captured_at: datetime | None
     validity_days: int
+    method: str = "card"
+    pending_amount: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def judge(kind: str, row: Row, permitted: bool, now: datetime) -> Verdict:
     if not permitted:
         return Verdict(skip=NO_PERMISSION, reason=_("You have no permission for this operation in this "
                                                     "payment's shop."), enters_run=False)
+    if row.method in WALLET_METHODS:
+        return _judge_wallet(kind, row)
     operation = OperationKind.CAPTURE if kind == BulkRun.Kind.CAPTURE else OperationKind.CANCEL
     verdict = card_rules.availability(operation, row.status, authorized_at=row.authorized_at,
                                       validity_days=row.validity_days, now=now)
@@ -82,6 +86,21 @@ def judge(kind: str, row: Row, permitted: bool, now: datetime) -> Verdict:
     job = card_rules.choose_cancel_job(row.status, row.authorized_at, row.captured_at, now)
     # As payments.operations.Cancel plans it: the refunded capture, or the released authorization.
     return Verdict(job=job.job, amount=row.captured_amount or row.amount)
+
+
+def _judge_wallet(kind: str, row: Row) -> Verdict:
+    """Recruit easy pay: capture what is 仮売上 with no unsent amount change; cancels go one at a time, because
+    each needs its own checks (shipping, the PG's answer first) and its own confirm page."""
+    if kind != BulkRun.Kind.CAPTURE:
+        return Verdict(skip=f"wallet_{kind}", reason=_("Recruit easy pay orders are cancelled one at a time from "
+                                                       "the order page."))
+    if row.status == Status.CAPTURED:
+        return Verdict(skip=row.status, reason=_("Already captured."))
+    if row.status != Status.AUTHORIZED:
+        return Verdict(skip=row.status, reason=_("Only an authorized (仮売上) order can be captured."))
+    if row.pending_amount is not None:
+        return Verdict(skip="unsent_change", reason=_("The amount was changed but not sent to the PG yet."))
+    return Verdict(job="SALES", amount=row.amount)
 
 
 @dataclass

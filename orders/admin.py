@@ -1,5 +1,10 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
+
+from bulk.admin_actions import bulk_action, hide_unpermitted
+from bulk.models import BulkRun
+from payments.models import Payment
 
 from orders.admin_payment_panel import OrderPaymentPanelMixin
 from orders.models import Order, OrderEvent, OrderLine, Shipment
@@ -24,6 +29,13 @@ class EventInline(ReadOnlyScopedInline, admin.TabularInline):
     verbose_name_plural = _("History")
 
 
+@admin.action(description=gettext_lazy("Bulk capture (実売上 / 決済完了) of the selected orders' payments"))
+def capture_selected_orders(modeladmin, request, queryset):
+    # The console's bulk run, on the payments of the selected orders (a cart's shared payment once).
+    payments = Payment.objects.filter(pk__in=queryset.values("payment_id"))
+    return bulk_action(BulkRun.Kind.CAPTURE, modeladmin, request, payments)
+
+
 @admin.register(Order)
 class OrderAdmin(OrderPaymentPanelMixin, ShopScopedAdmin):
     list_display = ["number", "customer_name", "shop", "total_yen", "fulfilment_status", "payment_status",
@@ -35,6 +47,10 @@ class OrderAdmin(OrderPaymentPanelMixin, ShopScopedAdmin):
                        "total", "fulfilment_status", "payment", "created_at"]
     fields = readonly_fields
     inlines = [LineInline, ShipmentInline, EventInline]
+    actions = [capture_selected_orders]
+
+    def get_actions(self, request):
+        return hide_unpermitted(request, super().get_actions(request))
 
     @admin.display(description=_("total (JPY)"), ordering="total")
     def total_yen(self, obj):

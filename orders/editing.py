@@ -68,8 +68,8 @@ def edit_order(order: Order, *, lines: list[LineChange], shipping_fee: int, fees
         locked.shipping_fee, locked.fees, locked.total = shipping_fee, fees, new_total
         locked.save(update_fields=["shipping_fee", "fees", "total"])
         payment.refresh_from_db()
-        note = (_("not yet sent to the PG") if payment.pending_amount is not None
-                else _("the PG already holds this amount"))
+        # The history is stored text, written in the operators' language like the other events.
+        note = "PG未送信" if payment.pending_amount is not None else "PGの金額と同じ"
         OrderEvent.objects.create(order=locked, actor_id=by.user_id, actor_label=by.label,
                                   message=f"注文編集 合計 ¥{old_total:,} → ¥{new_total:,} ({note})")
     return locked

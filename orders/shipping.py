@@ -36,7 +36,7 @@ def mark_shipped(order: Order, *, carrier: str, slip_number: str, by: Actor, at=
     with transaction.atomic():
         if order.payment_id:
             lock_payment(order.payment_id)
-        locked = Order.objects.select_for_update().select_related("payment__shop").get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).select_related("payment__shop").get(pk=order.pk)
         _check_shippable(locked)
         shipment = locked.shipments.filter(shipped_at__isnull=True).order_by("id").first()
         if shipment is None:

@@ -113,3 +113,33 @@ def test_ship_then_cancel_refused_until_goods_returned(client, shop, sandbox):
     client.post(reverse("admin:orders_order_returned", args=[order.pk]))
     html = _page(client, order)
     assert "disabled" not in _button(html, "operation-cancel")
+
+
+def test_bulk_capture_of_selected_orders_reuses_the_bulk_run(client, shop, sandbox, settings):
+    from bulk.models import BulkRun
+    from bulk.processing import process_run
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    ready = [wallet_order(shop, sandbox, amount=1000 + i) for i in range(3)]
+    unsent = wallet_order(shop, sandbox, amount=2000)
+    from payments import services
+    from payments.actors import Actor
+
+    services.record_amount_change(unsent.payment, new_amount=1500, by=Actor.system("test"))
+    client.force_login(member(shop, Role.STAFF))
+    url = reverse("admin:orders_order_changelist")
+    ids = [str(o.pk) for o in (*ready, unsent)]
+    confirm = client.post(url, {"action": "capture_selected_orders", "_selected_action": ids})
+    html = confirm.content.decode()
+    assert confirm.status_code == 200 and "not sent to the PG" in html or "PGに送信" in html
+    summary = confirm.context["summary"]
+    assert summary.jobs["SALES"].count == 3 and summary.jobs["SALES"].total == 3003
+    response = client.post(url, {"action": "capture_selected_orders", "_selected_action": ids, "bulk_confirm": "1",
+                                 "request_key": confirm.context["request_key"], "fingerprint": summary.fingerprint,
+                                 "cutoff": summary.cutoff})
+    assert response.status_code == 302
+    run = BulkRun.objects.get()
+    process_run(run.pk)
+    statuses = sorted(o.payment.__class__.objects.get(pk=o.payment_id).status for o in (*ready, unsent))
+    assert statuses == ["authorized", "captured", "captured", "captured"]
+    assert len(sandbox.calls("RecruitSales")) == 3
