@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from gateways.sandbox.control import SandboxControl
-from orders.services import LineInput, place_card_order
+from orders.editing import LineChange, edit_order
+from orders.services import LineInput, place_card_order, place_wallet_order
 from payments import services
 from payments.actors import Actor
 from payments.errors import OutcomeUnknown, PaymentError
@@ -48,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(f"seeded payments by status: {counts}")
 
     def create_shops(self):
-        zakka = Shop(name="デモ雑貨店", code="zakka", gmo_shop_id="tshop00000001")
+        zakka = Shop(name="デモ雑貨店", code="zakka", gmo_shop_id="tshop00000001", wallet_auth_extension_enabled=True)
         zakka.set_gmo_shop_pass("zakkapass1")
         zakka.save()
         events = Shop(name="デモイベント事務局", code="events", gmo_shop_id="tshop00000002",
@@ -109,3 +111,38 @@ class Command(BaseCommand):
             self.stdout.write(f"  {lost.reference}: capture answer lost on purpose; the sync batch resolves it")
         finally:
             self.sandbox.clear_faults()
+        self.seed_wallet_orders(zakka)
+
+    def wallet_order(self, shop, n, decision="approve", points=0):
+        """A Recruit easy pay order; the seed plays the buyer on the sandbox's wallet page."""
+        name, price = PRODUCTS[n % len(PRODUCTS)]
+        order = place_wallet_order(
+            shop, lines=[LineInput(name, 1, price)], total=price + 600, shipping_fee=600,
+            customer_name=CUSTOMERS[n % len(CUSTOMERS)], customer_email=f"customer{n}@example.jp",
+            shipping_addresses=("東京都渋谷区神南1-2-3",), by=self.actor)
+        payment = order.payment
+        services.start_wallet_checkout(payment, ret_url=f"{settings.PUBLIC_BASE_URL}/checkout/demo/", by=self.actor)
+        payment.refresh_from_db()
+        {"approve": lambda: self.sandbox.wallet_approve(payment.access_id, points=points),
+         "abandon": lambda: (self.sandbox.wallet_start(payment.access_id),
+                             self.sandbox.wallet_abandon(payment.access_id)),
+         "fail": lambda: self.sandbox.wallet_fail(payment.access_id)}[decision]()
+        services.sync_payment(payment, actor=self.actor, buyer_returned=True)
+        payment.refresh_from_db()
+        return order, payment
+
+    def seed_wallet_orders(self, zakka):
+        a = self.actor
+        for n in range(20, 23):
+            self.wallet_order(zakka, n)  # 仮売上
+        _, captured = self.wallet_order(zakka, 23)
+        services.capture_payment(captured, by=a)  # 決済完了
+        order, edited = self.wallet_order(zakka, 24)
+        line = order.lines.get()
+        edit_order(order, lines=[LineChange(line.pk, 1, line.unit_price - 300)], shipping_fee=order.shipping_fee,
+                   fees=order.fees, by=a)  # edited, change not yet sent: capture is blocked until it is
+        self.wallet_order(zakka, 25, decision="abandon")  # 要確認
+        self.wallet_order(zakka, 26, decision="fail")  # 決済失敗
+        self.wallet_order(zakka, 27, points=1000)  # 仮売上, partly paid with points
+        # Later checkouts: the sandbox posts its result notifications to our endpoint.
+        self.sandbox.set_wallet_notify_url(zakka.gmo_shop_id, f"{settings.PUBLIC_BASE_URL}/gateways/gmo/notify/")
