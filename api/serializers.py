@@ -23,7 +23,7 @@ class PaymentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payment
         fields = ["id", "shop", "method", "status", "status_label", "gateway_order_id", "access_id", "amount",
-                  "captured_amount", "refunded_amount", "reference", "authorized_at", "captured_at",
+                  "pending_amount", "captured_amount", "refunded_amount", "reference", "authorized_at", "captured_at",
                   "cancelled_at", "gateway_status", "last_synced_at", "version", "operations"]
 
 
