@@ -36,13 +36,21 @@ class OrderLineSerializer(serializers.ModelSerializer):
 class OrderSerializer(serializers.ModelSerializer):
     lines = OrderLineSerializer(many=True)
     payment = PaymentSerializer()
+    checkout_url = serializers.SerializerMethodField(
+        help_text="Where the buyer pays (Recruit easy pay, or a new payment after a change of method).")
     fulfilment_status_label = serializers.CharField(source="get_fulfilment_status_display")
 
     class Meta:
         model = Order
         fields = ["id", "number", "customer_name", "customer_email", "shipping_fee", "fees", "points_used",
                   "total", "fulfilment_status",
-                  "fulfilment_status_label", "lines", "payment", "created_at"]
+                  "fulfilment_status_label", "lines", "payment", "checkout_url", "created_at"]
+
+    def get_checkout_url(self, order) -> str | None:
+        from orders.checkout_links import checkout_url
+
+        payment = order.payment
+        return checkout_url(payment) if payment is not None and payment.status == "unprocessed" else None
 
 
 class LineInputSerializer(serializers.Serializer):
@@ -58,8 +66,15 @@ class CustomerInputSerializer(serializers.Serializer):
 
 
 class CardPaymentInputSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["card"], default="card")
-    token = serializers.CharField(max_length=256)
+    """`card` needs the gateway's one-time token; `recruit` needs nothing: the buyer follows `checkout_url`."""
+
+    method = serializers.ChoiceField(choices=["card", "recruit"], default="card")
+    token = serializers.CharField(max_length=256, required=False)
+
+    def validate(self, attrs):
+        if attrs.get("method", "card") == "card" and not attrs.get("token"):
+            raise serializers.ValidationError({"token": ["A card payment needs the gateway's card token."]})
+        return attrs
 
 
 class OrderCreateSerializer(serializers.Serializer):

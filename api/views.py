@@ -21,7 +21,7 @@ from api.serializers import (
     SyncResultSerializer,
 )
 from orders.models import Order
-from orders.services import LineInput, place_card_order
+from orders.services import LineInput, place_card_order, place_wallet_order
 from payments import selectors, services
 from payments.errors import PaymentError
 
@@ -49,6 +49,14 @@ class OrderCreateView(APIView):
         if data.get("number") and Order.objects.filter(shop=shop, number=data["number"]).exists():
             return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
         try:
+            if data["payment"].get("method") == "recruit":
+                order = place_wallet_order(
+                    shop, lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
+                    customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),
+                    number=data.get("number"), by=request.user.actor, shipping_fee=data["shipping_fee"],
+                    fees=data["fees"], points_used=data["points_used"],
+                    shipping_addresses=(data["shipping_address"],) if data["shipping_address"] else ())
+                return _order_response(order.pk, status.HTTP_201_CREATED)
             order = place_card_order(
                 shop, lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
                 customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),

@@ -144,3 +144,24 @@ def test_bulk_capture_of_selected_orders_reuses_the_bulk_run(client, shop, sandb
     statuses = sorted(o.payment.__class__.objects.get(pk=o.payment_id).status for o in (*ready, unsent))
     assert statuses == ["authorized", "captured", "captured", "captured"]
     assert len(sandbox.calls("RecruitSales")) == 3
+
+
+def test_api_creates_a_recruit_order_with_its_checkout_link(shop, sandbox):
+    from rest_framework.test import APIClient
+
+    from shops.models import ShopApiToken
+
+    _, raw = ShopApiToken.issue(shop, "test")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = {"customer": {"name": "山田 花子"}, "lines": [{"product_name": "茶碗", "quantity": 2, "unit_price": 1500}],
+            "shipping_fee": 500, "total": 3500, "payment": {"method": "recruit"}}
+    response = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["payment"]["method"] == "recruit" and data["payment"]["status"] == "unprocessed"
+    assert data["payment"]["amount"] == 3500 and "/checkout/" in data["checkout_url"]
+    assert not sandbox.calls("EntryTranRecruit")  # the checkout starts when the buyer opens the link
+    missing = api.post("/api/v1/orders/", {**body, "payment": {"method": "card"}}, format="json",
+                       HTTP_IDEMPOTENCY_KEY="k-2")
+    assert missing.status_code == 400 and "token" in str(missing.json())
