@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders import editing, method_change, shipping
+from orders import cancellation, editing, method_change, shipping
 from orders.models import Order
 from payments import wallet_rules
 from payments.actors import Actor
@@ -50,6 +50,7 @@ class OrderPaymentPanelMixin:
             path("<int:pk>/ship/", view(self.ship_view), name="orders_order_ship"),
             path("<int:pk>/returned/", view(self.returned_view), name="orders_order_returned"),
             path("<int:pk>/change-method/", view(self.change_method_view), name="orders_order_change_method"),
+            path("<int:pk>/cancel-order/", view(self.cancel_order_view), name="orders_order_cancel_order"),
             *super().get_urls(),
         ]
 
@@ -76,6 +77,7 @@ class OrderPaymentPanelMixin:
                 "can_cancel": user_can(request.user, order.shop_id, Perm.CANCEL),
                 "ship_form": ShipForm(),
                 "method_form": MethodForm(),
+                "in_cart": payment.orders.count() > 1,
                 **self._wallet_extras(payment),
             }
         return super().change_view(request, object_id, form_url, extra)
@@ -156,6 +158,32 @@ class OrderPaymentPanelMixin:
             else:
                 messages.success(request, _("The goods are recorded as returned to the shop."))
         return HttpResponseRedirect(self._order_url(order))
+
+    # --- one order of a cart ------------------------------------------------------------------------
+
+    def cancel_order_view(self, request, pk):
+        order = self._order(request, pk)
+        if not user_can(request.user, order.shop_id, Perm.CANCEL):
+            raise PermissionDenied
+        by = Actor.for_user(request.user)
+        if request.method == "POST" and request.POST.get("confirmed") == "1":
+            try:
+                order.payment.version = self._int(request.POST, "version")
+                op = cancellation.cancel_order(order, by=by)
+            except PaymentError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("Done: %(what)s") % {"what": op.explanation})
+            return HttpResponseRedirect(self._order_url(order))
+        try:
+            plan, error = cancellation.preview_cancel_order(order, by=by), ""
+        except PaymentError as exc:
+            plan, error = None, exc.message
+        order.payment.refresh_from_db()
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "order": order,
+                   "payment": order.payment, "plan": plan, "error": error, "order_url": self._order_url(order),
+                   "title": _("Cancel this order")}
+        return TemplateResponse(request, "admin/orders/order/cancel_order.html", context)
 
     # --- change of payment method --------------------------------------------------------------------
 
