@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from payments.notification_views import gmo_result_notification
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -10,4 +12,7 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The buyer's pages (signed links) and the PG's result notification: no login, no admin.
+    path("checkout/", include("orders.checkout_urls")),
+    path("gateways/gmo/notify/", gmo_result_notification, name="gmo-notify"),
 ]

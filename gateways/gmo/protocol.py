@@ -21,7 +21,9 @@ from gateways.base import (
 logger = logging.getLogger(__name__)
 
 # Never log these: credentials and per-transaction passwords.
-SECRET_PARAMS = frozenset({"ShopPass", "AccessPass", "SitePass", "CardPass", "Token", "CardNo", "SecurityCode"})
+# RetURL carries the buyer's signed checkout link: whoever reads the log could open that page.
+SECRET_PARAMS = frozenset({"ShopPass", "AccessPass", "SitePass", "CardPass", "Token", "CardNo", "SecurityCode",
+                           "RetURL"})
 
 # Keys every successful answer of an API carries. A 200 without them is not a GMO answer (a proxy's
 # or maintenance page, a truncated body): we cannot know whether it was applied.
