@@ -148,6 +148,10 @@ def record_amount_change(payment: Payment, *, new_amount: int, by: Actor) -> Pay
             raise ChangedMeanwhile()
         if locked.operations.unresolved().exists():
             raise PaymentBusy()
+        if locked.status not in wallet_rules.AMOUNT_CHANGEABLE:
+            # Even an edit that keeps the total: a cancelled or failed order's lines are its record.
+            raise InvalidTransition(wallet_rules.availability(
+                WalletOperation.CHANGE_AMOUNT, facts_for(locked, timezone.now())).reason)
         if new_amount == locked.amount:
             locked.pending_amount = None  # edited back to what the PG holds: nothing left to send
         else:

@@ -38,6 +38,7 @@ from payments.models import (
 )
 from payments.signals import notify_payment_changed
 from payments.specs import spec_for
+from payments.wallet_operations import MANUAL_REFUND
 from payments.wallet_rules import gmo_status_to_wallet_status
 from shops.roles import Perm
 
@@ -192,6 +193,10 @@ def _align_wallet_status(payment: Payment, trade, now, result: SyncResult, buyer
         return
     if ours == Status.CANCELLED and theirs in _WALLET_NOTHING_LIVE:
         return
+    if ours == Status.CANCELLED and theirs == Status.CAPTURED and _cancelled_with_manual_refund(payment):
+        # A capture past the PG's cancel period was cancelled here with a manual refund task: the PG keeps
+        # saying SALES for good, and that is explained, not a reason to make the order 決済完了 again.
+        return
     if ours == Status.UNPROCESSED and theirs == Status.NEEDS_CONFIRMATION:
         # The buyer may still be on the wallet's page; only a checkout left alone for long is 要確認.
         abandoned_before = now - timedelta(seconds=settings.WALLET_ABANDONED_AFTER_SECONDS)
@@ -203,6 +208,11 @@ def _align_wallet_status(payment: Payment, trade, now, result: SyncResult, buyer
         return
     payment.corrected_from_gateway(theirs, trade.processed_at or now)
     result.corrections.append(f"status {ours} → {theirs} (the PG says {trade.status})")
+
+
+def _cancelled_with_manual_refund(payment: Payment) -> bool:
+    last = payment.operations.filter(kind=OperationKind.CANCEL, state=OperationState.SUCCEEDED).order_by("-id").first()
+    return last is not None and last.gateway_job == MANUAL_REFUND
 
 
 def _check_amount(payment: Payment, trade, result: SyncResult) -> None:
