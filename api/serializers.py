@@ -30,7 +30,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 class OrderLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderLine
-        fields = ["product_name", "quantity", "unit_price", "tax_rate"]
+        fields = ["product_name", "options", "quantity", "unit_price", "tax_rate"]
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -55,6 +55,7 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class LineInputSerializer(serializers.Serializer):
     product_name = serializers.CharField(max_length=200)
+    options = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     quantity = serializers.IntegerField(min_value=1, max_value=9999)
     unit_price = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT)
     tax_rate = serializers.ChoiceField(choices=[8, 10], default=10)

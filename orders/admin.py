@@ -4,16 +4,16 @@ from django.utils.translation import gettext_lazy as _
 
 from bulk.admin_actions import bulk_action, hide_unpermitted
 from bulk.models import BulkRun
-from payments.models import Payment
-
 from orders.admin_payment_panel import OrderPaymentPanelMixin
+from orders.admin_slip_upload import SlipUploadAdminMixin
 from orders.models import Order, OrderEvent, OrderLine, Shipment
+from payments.models import Payment
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 
 
 class LineInline(ReadOnlyScopedInline, admin.TabularInline):
     model = OrderLine
-    readonly_fields = ["product_name", "quantity", "unit_price", "tax_rate"]
+    readonly_fields = ["product_name", "options", "quantity", "unit_price", "tax_rate"]
 
 
 class ShipmentInline(ReadOnlyScopedInline, admin.TabularInline):
@@ -37,7 +37,7 @@ def capture_selected_orders(modeladmin, request, queryset):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderPaymentPanelMixin, ShopScopedAdmin):
+class OrderAdmin(SlipUploadAdminMixin, OrderPaymentPanelMixin, ShopScopedAdmin):
     list_display = ["number", "customer_name", "shop", "total_yen", "fulfilment_status", "payment_status",
                     "created_at"]
     list_filter = ["fulfilment_status", "shop"]

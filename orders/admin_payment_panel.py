@@ -206,6 +206,5 @@ class OrderPaymentPanelMixin:
         payment = order.payment
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "order": order,
                    "payment": payment, "form": form, "title": _("Change payment method"),
-                   "order_url": self._order_url(order), "live_at_pg": payment is not None and payment.status in (
-                       "needs_confirmation",)}
+                   "order_url": self._order_url(order)}
         return TemplateResponse(request, "admin/orders/order/change_method.html", context)

@@ -84,6 +84,7 @@ class Shipment(models.Model):
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product_name = models.CharField(_("product"), max_length=200)
+    options = models.CharField(_("options"), max_length=200, blank=True)  # e.g. "サイズ: M / 色: 紺"
     quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
     unit_price = models.PositiveIntegerField(_("unit price (JPY)"))
     tax_rate = models.PositiveSmallIntegerField(_("tax rate (%)"), default=10)
@@ -117,3 +118,54 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class SlipUpload(models.Model):
+    """One 伝票番号一括登録 file (SPEC 3.2 "capture three ways"): its bytes, and the per-row report.
+
+    The bytes are kept so that a worker processes the file after the request has returned; the report
+    grows chunk by chunk, so the result page shows progress and a retried worker skips the rows done.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        DONE = "done", _("Done")
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="slip_uploads", verbose_name=_("shop"))
+    filename = models.CharField(_("file name"), max_length=255)
+    # sha256 of the exact bytes (orders.slip_csv.file_fingerprint): the same file twice is recognised.
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    data = models.BinaryField(_("file contents"))
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("uploaded by"))
+    uploaded_by_label = models.CharField(_("uploaded by"), max_length=150)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # Set when a worker takes the file and refreshed while it works: a worker that died leaves it stale,
+    # and only then may another one take over.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    captured_count = models.PositiveIntegerField(_("captured now"), default=0)
+    already_captured_count = models.PositiveIntegerField(_("already captured"), default=0)
+    not_capturable_count = models.PositiveIntegerField(_("not capturable"), default=0)
+    unknown_order_count = models.PositiveIntegerField(_("unknown orders"), default=0)
+    malformed_count = models.PositiveIntegerField(_("rows with errors"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("duplicates in file"), default=0)
+    # [{"line", "order_number", "slip_number", "result", "message"}], one per data row, in processing order.
+    entries = models.JSONField(_("report"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("slip number upload")
+        verbose_name_plural = _("slip number uploads")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["shop", "fingerprint"], name="uniq_slip_upload_file")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def processed_rows(self) -> int:
+        return len(self.entries)

@@ -22,6 +22,7 @@ class LineInput:
     quantity: int
     unit_price: int
     tax_rate: int = 10
+    options: str = ""
 
 
 def order_number_for(shop: Shop, order_id: int) -> str:
@@ -60,7 +61,7 @@ def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer
         if shipping_address:
             Shipment.objects.create(order=order, address=shipping_address)
         OrderLine.objects.bulk_create(
-            OrderLine(order=order, product_name=line.product_name, quantity=line.quantity,
+            OrderLine(order=order, product_name=line.product_name, options=line.options, quantity=line.quantity,
                       unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)
         OrderEvent.objects.create(order=order, actor_id=by.user_id, actor_label=by.label,
                                   message=f"注文受付 ¥{total:,}")
@@ -97,7 +98,7 @@ def place_wallet_order(shop: Shop, *, lines: list[LineInput], total: int, custom
         order.save(update_fields=["number", "payment"])
         Shipment.objects.bulk_create(Shipment(order=order, address=address) for address in shipping_addresses)
         OrderLine.objects.bulk_create(
-            OrderLine(order=order, product_name=line.product_name, quantity=line.quantity,
+            OrderLine(order=order, product_name=line.product_name, options=line.options, quantity=line.quantity,
                       unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)
         OrderEvent.objects.create(order=order, actor_id=by.user_id, actor_label=by.label,
                                   message=f"注文受付 ¥{total:,} (リクルートかんたん支払い)")
