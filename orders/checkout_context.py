@@ -64,7 +64,8 @@ def stage_of(payment: Payment) -> Stage:
 
 
 def pay_again_methods(payment: Payment) -> tuple[str, ...]:
-    if stage_of(payment) != Stage.NOT_COMPLETED:
+    # A refused card (SPEC 3.1: the customer sees the card step again) holds nothing at GMO either.
+    if stage_of(payment) not in (Stage.NOT_COMPLETED, Stage.CARD_REFUSED):
         return ()
     wallet = (Method.RECRUIT,) if payment.shop.wallet_checkout_enabled else ()
     return (*wallet, Method.CARD)

@@ -29,8 +29,12 @@ def change_payment_method(order: Order, *, method: str, by: Actor) -> Payment:
     if method not in NEW_METHODS:
         raise InvalidTransition(_("Unknown payment method."))
     payment = order.payment
-    if payment is None or not payment.is_wallet:
+    refused_card = payment is not None and payment.method == Method.CARD and payment.status == Status.FAILED
+    if payment is None or not (payment.is_wallet or refused_card):
         raise InvalidTransition(_("The payment method can be changed here only for a Recruit easy pay order."))
+    if refused_card:
+        # The authorization was refused: GMO holds nothing, so there is nothing to cancel first.
+        return _replace(order, payment, method, by)
     if wallet_rules.needs_gateway_check_before(WalletOperation.CHANGE_PAYMENT_METHOD, payment.status):
         seen = payment.version
         result = payment_services.sync_payment(payment, actor=by)
@@ -45,11 +49,15 @@ def change_payment_method(order: Order, *, method: str, by: Actor) -> Payment:
         raise InvalidTransition(_("This shop no longer accepts new payments with Recruit easy pay."))
     if payment.status != Status.CANCELLED:
         payment_services.cancel_payment(payment, by=by, reason=_("payment method change"))
+    return _replace(order, payment, method, by)
+
+
+def _replace(order: Order, payment: Payment, method: str, by: Actor) -> Payment:
     with transaction.atomic():
         old = lock_payment(payment.pk)
         if old.replaced_by_id:
             raise InvalidTransition(_("The payment method of this order was already changed."))
-        if old.status != Status.CANCELLED:
+        if old.status not in (Status.CANCELLED, Status.FAILED):
             raise ChangedMeanwhile()
         orders = list(Order.objects.select_for_update().filter(payment_id=old.pk).order_by("pk"))
         amount = sum(o.total - o.points_used for o in orders)

@@ -186,7 +186,8 @@ def test_pay_again_by_card(client, shop, sandbox):
     assert client.get(checkout_path(old)).url == checkout_path(new)
 
 
-def test_declined_card_through_the_tokenizer_page_shows_the_reason(client, shop, sandbox):
+def test_declined_card_through_the_tokenizer_page_shows_the_reason(client, shop, sandbox,
+                                                                   django_capture_on_commit_callbacks):
     old = new_order(shop).payment
     client.get(decide_at_wallet(client, old, "fail"))
     new_page = client.post(url("pay_again", old), {"method": "card"}, follow=True).content.decode()
@@ -201,7 +202,20 @@ def test_declined_card_through_the_tokenizer_page_shows_the_reason(client, shop,
     assert response.status_code == 402
     assert "承認されませんでした" in response.content.decode() and "残高不足" in response.content.decode()
     old.refresh_from_db()
-    assert status_of(old.replaced_by) == Status.FAILED
+    refused = old.replaced_by
+    assert status_of(refused) == Status.FAILED
+
+    # SPEC 3.1: the buyer sees the card step again. A refused card holds nothing at GMO: a new card payment.
+    retry = client.post(url("pay_again", refused), {"method": "card"})
+    assert retry.status_code == 302
+    refused.refresh_from_db()
+    fresh = refused.replaced_by
+    assert fresh.method == Method.CARD and fresh.status == Status.UNPROCESSED and refused.status == Status.FAILED
+    token = sandbox.create_token(VISA_OK)
+    with django_capture_on_commit_callbacks(execute=True):  # the order follows its payment after commit
+        client.get(f"{url('card_return', fresh)}?{urlencode({'token': token})}")
+    assert status_of(fresh) == Status.AUTHORIZED
+    assert list(fresh.orders.values_list("fulfilment_status", flat=True)) == ["new"]
 
 
 def test_pay_again_with_recruit(client, shop, sandbox):
