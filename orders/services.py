@@ -39,34 +39,35 @@ def place_card_order(shop: Shop, *, lines: list[LineInput], total: int, customer
     Raises the payment errors of the authorization; the order then stays as "not placed".
     """
     validate_token(token)  # before anything is written
-    if not lines:
-        raise InvalidAmount(_("An order needs at least one line."))
-    computed = sum(line.quantity * line.unit_price for line in lines) + shipping_fee + fees
-    if computed != total:
-        raise InvalidAmount(_("The total ¥%(total)s does not match the lines, shipping and fees (¥%(computed)s).")
-                            % {"total": f"{total:,}", "computed": f"{computed:,}"})
-    if points_used >= total:
-        # A points-only order has nothing to charge to a card.
-        raise InvalidAmount(_("Points cover the whole order; there is nothing to pay by card."))
+    _check_lines(lines, total, shipping_fee, fees, points_used)
+    order = _create_order(
+        shop, lines=lines, total=total, customer_name=customer_name, customer_email=customer_email, number=number,
+        by=by, shipping_fee=shipping_fee, fees=fees, points_used=points_used,
+        shipping_addresses=(shipping_address,) if shipping_address else (), label="",
+        create_payment=payment_services.create_card_payment)
+    payment_services.authorize_payment(order.payment, token=token, by=by, idempotency_key=idempotency_key)
+    order.refresh_from_db()
+    return order
+
+
+def _create_order(shop: Shop, *, lines, total, customer_name, customer_email, number, by, shipping_fee, fees,
+                  points_used, shipping_addresses, label, create_payment, **payment_kwargs) -> Order:
+    """The order, its lines, shipments and its (unprocessed) payment, in one transaction."""
     with transaction.atomic():
         order = Order.objects.create(shop=shop, number=number or f"pending-{uuid.uuid4().hex[:24]}",
                                      customer_name=customer_name, customer_email=customer_email, total=total,
                                      shipping_fee=shipping_fee, fees=fees, points_used=points_used)
         order.number = number or order_number_for(shop, order.pk)
-        order.payment = payment_services.create_card_payment(
+        order.payment = create_payment(
             shop, amount=total - points_used, reference=order.number, payer_name=customer_name,
-            payer_email=customer_email, actor=by)
+            payer_email=customer_email, actor=by, **payment_kwargs)
         order.save(update_fields=["number", "payment"])
-        payment = order.payment
-        if shipping_address:
-            Shipment.objects.create(order=order, address=shipping_address)
+        Shipment.objects.bulk_create(Shipment(order=order, address=address) for address in shipping_addresses)
         OrderLine.objects.bulk_create(
             OrderLine(order=order, product_name=line.product_name, options=line.options, quantity=line.quantity,
                       unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)
         OrderEvent.objects.create(order=order, actor_id=by.user_id, actor_label=by.label,
-                                  message=f"注文受付 ¥{total:,}")
-    payment_services.authorize_payment(payment, token=token, by=by, idempotency_key=idempotency_key)
-    order.refresh_from_db()
+                                  message=f"注文受付 ¥{total:,}{label}")
     return order
 
 
@@ -87,19 +88,7 @@ def place_wallet_order(shop: Shop, *, lines: list[LineInput], total: int, custom
                        method: str = "recruit") -> Order:
     """Create the order and its wallet payment; the buyer then starts the checkout (checkout page)."""
     _check_lines(lines, total, shipping_fee, fees, points_used)
-    with transaction.atomic():
-        order = Order.objects.create(shop=shop, number=number or f"pending-{uuid.uuid4().hex[:24]}",
-                                     customer_name=customer_name, customer_email=customer_email, total=total,
-                                     shipping_fee=shipping_fee, fees=fees, points_used=points_used)
-        order.number = number or order_number_for(shop, order.pk)
-        order.payment = payment_services.create_wallet_payment(
-            shop, amount=total - points_used, method=method, reference=order.number, payer_name=customer_name,
-            payer_email=customer_email, actor=by)
-        order.save(update_fields=["number", "payment"])
-        Shipment.objects.bulk_create(Shipment(order=order, address=address) for address in shipping_addresses)
-        OrderLine.objects.bulk_create(
-            OrderLine(order=order, product_name=line.product_name, options=line.options, quantity=line.quantity,
-                      unit_price=line.unit_price, tax_rate=line.tax_rate) for line in lines)
-        OrderEvent.objects.create(order=order, actor_id=by.user_id, actor_label=by.label,
-                                  message=f"注文受付 ¥{total:,} (リクルートかんたん支払い)")
-    return order
+    return _create_order(
+        shop, lines=lines, total=total, customer_name=customer_name, customer_email=customer_email, number=number,
+        by=by, shipping_fee=shipping_fee, fees=fees, points_used=points_used, shipping_addresses=shipping_addresses,
+        label=" (リクルートかんたん支払い)", create_payment=payment_services.create_wallet_payment, method=method)
