@@ -4,8 +4,9 @@ Which operation is allowed in which wallet state, the amount-change window after
 the PG's status words map to our states. No database, no gateway: every function takes plain values,
 so the whole table is unit-testable at Asia/Tokyo day and month boundaries.
 
-The wallet's states and operations are defined here as TextChoices; they will be merged into
-payments.models later (values chosen so they can sit next to the card's Status / OperationKind).
+WalletStatus uses the same values as payments.models.Status (which holds both methods' states, so the
+rules stay free of the ORM); WalletOperation names the operator's buttons, some of which are not ledger
+operations (mark shipped, change payment method).
 
 Where seed 002 and SPEC 3.2 differ, SPEC wins; each such point is marked "SPEC over seed" below.
 """
