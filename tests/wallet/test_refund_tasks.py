@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from payments.actors import Actor
 from payments.errors import InvalidTransition, NotPermitted
@@ -26,7 +27,9 @@ def task(shop):
 def test_second_person_confirms(shop, task):
     first, second = member(shop, Role.ADMIN), member(shop, Role.ADMIN)
     services.mark_refunded(task, by=Actor.for_user(first))
-    with pytest.raises(InvalidTransition, match="second person"):
+    with pytest.raises(InvalidTransition, match="別の担当者"):
+        services.confirm_refund(task, by=Actor.for_user(first))
+    with translation.override("en"), pytest.raises(InvalidTransition, match="second person"):
         services.confirm_refund(task, by=Actor.for_user(first))
     assert RefundTask.objects.get(pk=task.pk).status == RefundTaskStatus.REFUNDED
     services.confirm_refund(task, by=Actor.for_user(second))
