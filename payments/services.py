@@ -220,3 +220,15 @@ def expire_authorization(payment: Payment, *, by: Actor, force: bool = False) ->
         notify_payment_changed(locked, op)
     payment.version = locked.version
     return op
+
+
+def recompute_authorization_expiry(shop: Shop) -> int:
+    """After the shop's card validity setting changed: re-derive the stored expiry of its live card
+    authorizations (wallet authorizations follow the PG's own period). One UPDATE, however many rows."""
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    return Payment.objects.filter(shop=shop, method=Method.CARD, status=Status.AUTHORIZED,
+                                  authorized_at__isnull=False).update(
+        authorization_expires_at=F("authorized_at") + timedelta(days=shop.authorization_validity_days))

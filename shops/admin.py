@@ -18,7 +18,7 @@ class ShopForm(forms.ModelForm):
     class Meta:
         model = Shop
         fields = ["name", "code", "capture_mode", "authorization_validity_days", "expiry_warning_days",
-                  "gmo_shop_id", "gmo_base_url"]
+                  "wallet_checkout_enabled", "wallet_auth_extension_enabled", "gmo_shop_id", "gmo_base_url"]
 
     def save(self, commit=True):
         shop = super().save(commit=False)
@@ -41,6 +41,14 @@ class ShopAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "capture_mode", "authorization_validity_days", "credentials_set"]
     search_fields = ["code", "name"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "authorization_validity_days" in form.changed_data:
+            # The stored expiry drives the expiry batch and the "expiring" lists: keep it true to the setting.
+            from payments.services import recompute_authorization_expiry
+
+            recompute_authorization_expiry(obj)
 
     @admin.display(description=_("GMO credentials"), boolean=True)
     def credentials_set(self, obj):
