@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "payments",
     "gateways",
     "orders",
+    "reservations",
     "refunds",
     "bulk",
     "batches",
