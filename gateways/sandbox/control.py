@@ -123,3 +123,65 @@ class SandboxControl:
     def wallet_buyer_notices(self, order_id: str | None = None) -> list[dict]:
         """What the wallet would have mailed the buyer (one entry per amount change)."""
         return self._call("GET", "wallet/buyer-notices", params={"order_id": order_id} if order_id else None)
+
+    # ---- Stripe-compatible konbini (gateways/sandbox/stripe_konbini.py) ---------------------------------
+
+    def stripe_add_key(self, api_key: str) -> None:
+        """Make ``sk_test_...`` a valid secret key (a new, empty sandbox account)."""
+        self._call("POST", "stripe/keys", json={"api_key": api_key})
+
+    def stripe_set_webhook(self, url: str, secret: str, *, api_key: str | None = None, retries: int | None = None,
+                           interval_seconds: float | None = None, timeout_seconds: float | None = None) -> dict:
+        """Where the account's events go, signed with ``secret`` (``whsec_...``); ``url=""`` removes it."""
+        body = {"url": url, "secret": secret, "api_key": api_key, "retries": retries,
+                "interval_seconds": interval_seconds, "timeout_seconds": timeout_seconds}
+        return self._call("POST", "stripe/webhook", json=body)
+
+    def stripe_intent(self, intent_id: str) -> dict | None:
+        return self._call("GET", f"stripe/payment_intents/{intent_id}", allow_404=True)
+
+    def stripe_pay(self, intent_id: str, store: str = "familymart") -> dict:
+        """The customer pays at ``store``: ``succeeded`` + ``charge.succeeded`` / ``payment_intent.succeeded``."""
+        return self._call("POST", f"stripe/payment_intents/{intent_id}/pay", json={"store": store})
+
+    def stripe_expire(self, intent_id: str) -> dict:
+        """The voucher expires now, without the grace period: ``payment_intent.payment_failed``."""
+        return self._call("POST", f"stripe/payment_intents/{intent_id}/expire", json={})
+
+    def stripe_set_paying(self, intent_id: str, on: bool = True) -> dict:
+        """The customer is at the register: cancel is refused and expiry waits."""
+        return self._call("POST", f"stripe/payment_intents/{intent_id}/paying", json={"on": on})
+
+    def stripe_tick(self) -> None:
+        """Apply time-driven changes (expiry after ``expires_at`` + grace) after ``advance_clock``."""
+        self._call("POST", "stripe/tick", json={})
+
+    def stripe_events(self, api_key: str | None = None) -> list[dict]:
+        """Every event, oldest first (all accounts unless ``api_key``); also applies pending expiries."""
+        return self._call("GET", "stripe/events", params={"api_key": api_key} if api_key else None)
+
+    def stripe_redeliver(self, event_id: str, times: int = 1, *, parallel: bool = False) -> None:
+        """Send an event again: ``times`` duplicates in a row, or all at once with ``parallel`` (a burst)."""
+        self._call("POST", f"stripe/events/{event_id}/redeliver", json={"times": times, "parallel": parallel})
+
+    def stripe_hold_webhooks(self) -> None:
+        """Queue new events instead of delivering them, until ``stripe_release_webhooks``."""
+        self._call("POST", "stripe/webhook/hold", json={})
+
+    def stripe_release_webhooks(self, order: str | list[str] = "fifo") -> list[str]:
+        """Deliver the held events one by one in ``order`` (fifo / reverse / shuffle / a list of event ids)."""
+        return self._call("POST", "stripe/webhook/release", json={"order": order})["released"]
+
+    def stripe_deliveries(self, event_id: str | None = None, *, wait_for: int = 0, timeout: float = 5.0) -> list[dict]:
+        """Every delivery attempt (event_id, type, attempt, reason, http_status, answer, ok).
+
+        Deliveries are asynchronous like Stripe's: ``wait_for=n`` polls until at least n attempts are recorded.
+        """
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            attempts = self._call("GET", "stripe/deliveries", params={"event_id": event_id} if event_id else None)
+            if len(attempts) >= wait_for or time.monotonic() > deadline:
+                return attempts
+            time.sleep(0.02)

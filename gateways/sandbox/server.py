@@ -16,6 +16,7 @@ Another protocol (e.g. a Stripe-compatible sandbox) mounts itself with ``add_rou
 import html
 import json
 import re
+import secrets
 import sys
 import tempfile
 import threading
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from . import SandboxClock
 from .gmo_card import GmoCardSandbox, encode_pairs, error_pairs, redact_params
 from .gmo_wallet import GmoWalletSandbox, Page
+from .stripe_konbini import StripeKonbiniSandbox, decode_form
 
 GMO_CONTENT_TYPE = "text/plain;charset=Windows-31J"
 FAULT_ACTIONS = ("error", "drop_response", "delay")
@@ -251,6 +253,10 @@ class SandboxServer:
                                                       self.faults.clear, self.clock.reset]
         # name -> object with to_state() / load_state()
         self.state_parts = {"gmo_card": self.card, "gmo_wallet": self.wallet}
+        # Stripe-compatible konbini subset under /v1 (gateways/sandbox/stripe_konbini.py).
+        self.stripe = StripeKonbiniSandbox(clock=self.clock)
+        self.reset_hooks.append(self.stripe.reset)
+        self.state_parts["stripe_konbini"] = self.stripe
         self.state_file = Path(state_file) if state_file else None
         self._save_lock = threading.Lock()
         self._load_state()
@@ -259,9 +265,12 @@ class SandboxServer:
         self._mount_gmo()
         self._mount_control()
         self._mount_wallet()
+        self._mount_stripe()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.app = self
         self.wallet.base_url = public_url or self.url
+        self.stripe.base_url = public_url or self.url
+        self.stripe.on_change = self.save_state
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -529,6 +538,142 @@ class SandboxServer:
             self.wallet.notifier.configure(shop_id, url, **data)
             self.save_state()
         return json_response(self.wallet.notifier.config())
+
+    # ---- Stripe-compatible konbini (gateways/sandbox/stripe_konbini.py) ------------------------------
+
+    # (method, path pattern, operation name); the operation name is also the call-log ``api`` and fault key.
+    STRIPE_ROUTES = (
+        ("POST", r"/v1/payment_intents", "payment_intents.create"),
+        ("GET", r"/v1/payment_intents/(?P<object_id>pi_[^/]+)", "payment_intents.retrieve"),
+        ("POST", r"/v1/payment_intents/(?P<object_id>pi_[^/]+)/confirm", "payment_intents.confirm"),
+        ("POST", r"/v1/payment_intents/(?P<object_id>pi_[^/]+)/cancel", "payment_intents.cancel"),
+        ("POST", r"/v1/refunds", "refunds.create"),
+        ("GET", r"/v1/events", "events.list"),
+        ("GET", r"/v1/events/(?P<object_id>[^/]+)", "events.retrieve"),
+    )
+
+    def _mount_stripe(self) -> None:
+        for method, pattern, op in self.STRIPE_ROUTES:
+            # "//v1/..." from a base URL with a trailing slash is tolerated, as Python's http.server does.
+            self.add_route(method, "/?" + pattern, lambda r, _op=op, **kw: self._stripe_api(r, _op, **kw))
+        add = self.add_route
+        add("GET POST", r"/_sandbox/stripe/keys", self._stripe_keys)
+        add("GET POST", r"/_sandbox/stripe/webhook", self._stripe_webhook)
+        add("POST", r"/_sandbox/stripe/webhook/hold", lambda r: self._stripe_json(self._stripe_hold))
+        add("POST", r"/_sandbox/stripe/webhook/release",
+            lambda r: self._stripe_json(lambda: {"released": self.stripe.webhooks.release(
+                r.json().get("order", "fifo"))}))
+        add("GET", r"/_sandbox/stripe/deliveries",
+            lambda r: json_response(self.stripe.webhooks.attempts(r.query.get("event_id"))))
+        add("GET", r"/_sandbox/stripe/events", lambda r: self._stripe_json(
+            lambda: self.stripe.event_list(r.query.get("api_key"))))
+        add("POST", r"/_sandbox/stripe/events/(?P<evt_id>evt_[^/]+)/redeliver", self._stripe_redeliver)
+        add("POST", r"/_sandbox/stripe/tick", lambda r: self._stripe_json(lambda: {"ok": True}))
+        add("GET", r"/_sandbox/stripe/payment_intents/(?P<pi_id>pi_[^/]+)", lambda r, pi_id: self._stripe_json(
+            lambda: self.stripe.intent(pi_id) or self._stripe_missing(pi_id)))
+        add("POST", r"/_sandbox/stripe/payment_intents/(?P<pi_id>pi_[^/]+)/(?P<action>pay|expire|paying)",
+            self._stripe_intent_action)
+        add("GET", r"/_sandbox/stripe/vouchers/(?P<pi_id>pi_[^/]+)/(?P<voucher>[^/]+)", self._stripe_voucher)
+
+    def _stripe_api(self, request: Request, op: str, object_id: str = "") -> Response:
+        """Decode the form body / query like Stripe, run the operation, answer JSON with a Request-Id."""
+        if request.method == "POST":
+            pairs = parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        else:
+            pairs = list(request.query.items())
+        params = decode_form(pairs)
+        if self.faults.latency():
+            time.sleep(self.faults.latency())
+        rule = self.faults.take(op, {})
+        if rule and rule["action"] == "error":  # refused before anything is applied, Stripe-shaped 500
+            body = {"error": {"type": "api_error", "message": "Sandbox fault: an error occurred on our side."}}
+            self.calls.record(op, dict(pairs), 500, json.dumps(body), "error")
+            return self._stripe_response(500, body, [("Stripe-Should-Retry", "false")])
+        status, body, headers = self.stripe.api(op, request.headers, params, object_id)
+        if rule and rule["action"] == "drop_response":  # applied, but the answer is lost
+            self.calls.record(op, dict(pairs), None, None, "drop_response")
+            return Response(drop=True)
+        self.calls.record(op, dict(pairs), status, json.dumps(body, ensure_ascii=False)[:2000],
+                          rule and rule["action"])
+        if rule and rule["action"] == "delay":
+            time.sleep(rule["seconds"])
+        return self._stripe_response(status, body, headers)
+
+    @staticmethod
+    def _stripe_response(status: int, body: dict, headers: list) -> Response:
+        response = json_response(body, status)
+        response.headers = [("Request-Id", "req_" + secrets.token_hex(7)), ("Stripe-Version", "sandbox"),
+                            *headers]
+        return response
+
+    def _stripe_json(self, produce) -> Response:
+        """A control answer; runs the expiry sweep first so a moved clock takes effect before reading."""
+        self.stripe.sweep()
+        try:
+            return json_response(produce())
+        except LookupError as exc:
+            return json_response({"error": str(exc)}, 404)
+
+    @staticmethod
+    def _stripe_missing(pi_id: str):
+        raise LookupError(f"no PaymentIntent {pi_id}")
+
+    def _stripe_hold(self) -> dict:
+        self.stripe.webhooks.hold()
+        return {"holding": True}
+
+    def _stripe_keys(self, request: Request) -> Response:
+        if request.method == "POST":
+            key = str(request.json().get("api_key", ""))
+            if not key.startswith("sk_test_"):
+                raise ValueError("api_key must start with sk_test_")
+            self.stripe.keys.add(key)
+            self.save_state()
+        return json_response({"count": len(self.stripe.keys)})  # the keys themselves are never echoed
+
+    def _stripe_webhook(self, request: Request) -> Response:
+        if request.method == "POST":
+            data = dict(request.json())
+            account = str(data.pop("api_key", "") or self.stripe.default_keys[0])
+            url, secret = str(data.pop("url", "") or ""), str(data.pop("secret", "") or "")
+            self.stripe.webhooks.configure(account, url, secret, **data)
+            self.save_state()
+        return json_response(self.stripe.webhooks.config())
+
+    def _stripe_redeliver(self, request: Request, evt_id: str) -> Response:
+        data = request.json()
+        self.stripe.redeliver(evt_id, int(data.get("times", 1)), bool(data.get("parallel", False)))
+        return json_response({"ok": True})
+
+    def _stripe_intent_action(self, request: Request, pi_id: str, action: str) -> Response:
+        data = request.json()
+        try:
+            if action == "pay":
+                intent = self.stripe.pay(pi_id, str(data.get("store", "familymart")))
+            elif action == "expire":
+                intent = self.stripe.expire(pi_id)
+            else:
+                intent = self.stripe.set_paying(pi_id, bool(data.get("on", True)))
+        except LookupError as exc:
+            return json_response({"error": str(exc)}, 404)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 409)
+        return json_response(intent)
+
+    def _stripe_voucher(self, request: Request, pi_id: str, voucher: str) -> Response:
+        """A local stand-in for Stripe's hosted voucher page (no external links)."""
+        intent = self.stripe.voucher(pi_id, voucher)
+        if not intent:
+            return html_response("<!doctype html><p>この払込票は無効です / This voucher is no longer valid.</p>", 404)
+        details = intent["next_action"]["konbini_display_details"]
+        rows = "".join(f"<tr><td>{html.escape(store)}</td><td>{html.escape(s['payment_code'])}</td>"
+                       f"<td>{html.escape(s['confirmation_number'] or '')}</td></tr>"
+                       for store, s in details["stores"].items())
+        deadline = datetime.fromtimestamp(details["expires_at"], self.clock.now().tzinfo).strftime("%Y-%m-%d %H:%M")
+        return html_response(f"<!doctype html><html lang='ja'><meta charset='utf-8'><title>払込票 (sandbox)</title>"
+                             f"<h1>コンビニ払込票 / Konbini voucher (sandbox)</h1><p>¥{intent['amount']:,} — "
+                             f"期限 / due {deadline} JST</p><table><tr><th>store</th><th>payment code</th>"
+                             f"<th>confirmation number</th></tr>{rows}</table></html>")
 
     # ---- persistence -------------------------------------------------------------------------------
 
