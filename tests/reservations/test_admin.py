@@ -12,6 +12,12 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:reservations_reservation_changelist"
 
 
+@pytest.fixture(autouse=True)
+def english(client, settings):
+    # The assertions read the messages' English wording; Japanese is the admin's default.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
 def change_url(reservation):
     return reverse("admin:reservations_reservation_change", args=[reservation.pk])
 
