@@ -22,7 +22,13 @@ def _other_live_orders(order: Order):
 
 
 def _remaining(order: Order) -> int:
-    return sum(total - points for total, points in _other_live_orders(order).values_list("total", "points_used"))
+    # From what the gateway holds now, less this order's part: never re-summed from the other orders, whose
+    # totals need not add up to the payment (an earlier cancel whose answer was lost, a pending edit).
+    order.payment.refresh_from_db()
+    remaining = order.payment.amount - (order.total - order.points_used)
+    if remaining <= 0:
+        raise InvalidTransition(_("This order's part is the whole payment; cancel the payment instead."))
+    return remaining
 
 
 def _change_params(order: Order) -> dict:
@@ -49,13 +55,29 @@ def cancel_order(order: Order, *, by: Actor, idempotency_key: str | None = None)
     payment = order.payment
     if not _other_live_orders(order).exists():
         return payment_services.cancel_payment(payment, by=by, idempotency_key=idempotency_key)
-    op = payment_services.change_amount(payment, by=by, idempotency_key=idempotency_key, **_change_params(order))
+    # The operation carries the order: if its answer is lost, the sync settles it and the receiver still
+    # cancels this order (orders.receivers), so the payment and the orders never disagree for long.
+    op = payment_services.change_amount(payment, by=by, idempotency_key=idempotency_key,
+                                        context={CANCEL_ORDER: order.pk}, **_change_params(order))
+    order_cancelled_by(op)
+    return op
+
+
+CANCEL_ORDER = "cancel_order"
+
+
+def order_cancelled_by(op) -> None:
+    """Cancel the order an applied amount decrease was for (idempotent: called again by the receiver)."""
+    order_id = (op.context or {}).get(CANCEL_ORDER)
+    if not order_id or op.state != "succeeded":
+        return
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update().filter(pk=order_id).exclude(fulfilment_status__in=GONE).first()
+        if locked is None:
+            return
         before = locked.get_fulfilment_status_display()
         locked.fulfilment_status = Fulfilment.CANCELLED
         locked.save(update_fields=["fulfilment_status"])
-        OrderEvent.objects.create(order=locked, actor_id=by.user_id, actor_label=by.label, message=(
+        OrderEvent.objects.create(order=locked, actor_id=op.actor_id, actor_label=op.actor_label, message=(
             f"対応状況 {before} → {locked.get_fulfilment_status_display()} (カートの他の注文は継続: "
             f"決済金額 ¥{op.previous_amount:,} → ¥{op.amount:,})"))
-    return op

@@ -10,14 +10,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from orders.cancellation import CANCEL_ORDER
 from orders.models import Fulfilment, Order, OrderEvent
 from payments import services as payment_services
 from payments import wallet_rules
 from payments.actors import Actor
-from payments.errors import ChangedMeanwhile, InvalidTransition
+from payments.errors import ChangedMeanwhile, InvalidTransition, PaymentBusy
 from payments.ledger import lock_payment
-from payments.models import Method, Payment, Status
+from payments.models import Method, OperationKind, OperationState, Payment, Status
 from payments.wallet_facts import facts_for
+from payments.wallet_operations import PG_LIVE
 from payments.wallet_rules import WalletOperation
 from shops.roles import Perm
 
@@ -42,6 +44,12 @@ def change_payment_method(order: Order, *, method: str, by: Actor) -> Payment:
             raise ChangedMeanwhile(_("The PG shows this payment as %(word)s; it is now “%(status)s”. Look at it "
                                      "again before changing the payment method.")
                                    % {"word": result.gateway_status, "status": result.payment.get_status_display()})
+    if payment.operations.unresolved().exists():
+        raise PaymentBusy()
+    if payment.status == Status.CANCELLED and payment.gateway_status in PG_LIVE:
+        # e.g. cancelled with a manual refund after the PG's period: the PG still holds the capture.
+        raise InvalidTransition(_("The PG still shows this payment as %(word)s. The payment method can be changed "
+                                  "only when nothing is live at the PG.") % {"word": payment.gateway_status})
     verdict = wallet_rules.availability(WalletOperation.CHANGE_PAYMENT_METHOD, facts_for(payment, timezone.now()))
     if not verdict.allowed:
         raise InvalidTransition(verdict.reason)
@@ -59,7 +67,15 @@ def _replace(order: Order, payment: Payment, method: str, by: Actor) -> Payment:
             raise InvalidTransition(_("The payment method of this order was already changed."))
         if old.status not in (Status.CANCELLED, Status.FAILED):
             raise ChangedMeanwhile()
-        orders = list(Order.objects.select_for_update().filter(payment_id=old.pk).order_by("pk"))
+        # An order cancelled alone from a cart (its part refunded by an amount decrease) stays with the old
+        # payment and is not charged again; the orders the payment's own cancel closed are kept (SPEC 3.2).
+        alone = {pk for pk in old.operations.filter(kind=OperationKind.CHANGE_AMOUNT, state=OperationState.SUCCEEDED)
+                 .values_list(f"context__{CANCEL_ORDER}", flat=True) if pk}
+        # (A refused card left its orders "not placed": they are exactly the ones to pay again.)
+        orders = list(Order.objects.select_for_update().filter(payment_id=old.pk).exclude(pk__in=alone)
+                      .order_by("pk"))
+        if not orders:
+            raise InvalidTransition(_("Every order of this payment is cancelled; there is nothing to pay."))
         amount = sum(o.total - o.points_used for o in orders)
         create = (payment_services.create_card_payment if method == Method.CARD
                   else payment_services.create_wallet_payment)

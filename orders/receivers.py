@@ -22,11 +22,22 @@ MOVES = {
 
 
 @receiver(payment_changed, sender=Payment)
+def finish_order_cancel(sender, payment, operation, **kwargs):
+    from orders.cancellation import order_cancelled_by
+
+    order_cancelled_by(operation)
+
+
+@receiver(payment_changed, sender=Payment)
 def move_fulfilment(sender, payment, operation, **kwargs):
     move = MOVES.get(payment.status)
     if move is None:
         return
     target, sources = move
+    if operation.status_before not in (*CANCELLED, Status.CANCELLED):
+        # Only a payment coming back from cancelled (re-authorization) revives cancelled orders; an order
+        # cancelled alone from a cart stays cancelled whatever its shared payment does next.
+        sources = tuple(s for s in sources if s != Fulfilment.CANCELLED)
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(payment_id=payment.pk,
                                                                fulfilment_status__in=sources))

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from orders.models import Fulfilment, Order, OrderEvent, Shipment
 from payments import wallet_rules
 from payments.actors import Actor
-from payments.errors import InvalidTransition
+from payments.errors import InvalidTransition, PaymentBusy
 from payments.ledger import lock_payment
 from payments.models import LIVE_CAPTURED, Status
 from payments.wallet_facts import facts_for
@@ -21,6 +21,9 @@ def _check_shippable(order: Order) -> None:
     payment = order.payment
     if payment is None:
         raise InvalidTransition(_("This order has no payment."))
+    if payment.operations.unresolved().exists():
+        # A cancel may be at the gateway right now: shipping meanwhile would refund the buyer and send the goods.
+        raise PaymentBusy()
     if payment.is_wallet:
         verdict = wallet_rules.availability(WalletOperation.MARK_SHIPPED, facts_for(payment, timezone.now()))
         if not verdict.allowed:
@@ -58,6 +61,8 @@ def mark_returned(order: Order, *, by: Actor, at=None) -> int:
     by.require(order.shop_id, Perm.CANCEL)
     at = at or timezone.now()
     with transaction.atomic():
+        if order.payment_id:
+            lock_payment(order.payment_id)  # the fixed order: payment, then order
         locked = Order.objects.select_for_update().get(pk=order.pk)
         count = locked.shipments.filter(shipped_at__isnull=False, returned_at__isnull=True).update(returned_at=at)
         if not count:

@@ -57,7 +57,7 @@ def _replay(key: str, payment: Payment, kind: str) -> PaymentOperation | None:
     return existing
 
 
-def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None,
+def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None, context: dict | None = None,
           **kwargs) -> tuple[PaymentOperation, Plan, bool]:
     """Step 1. Returns (operation, plan, is_new)."""
     key = key or f"{spec.kind}:{uuid.uuid4()}"
@@ -79,6 +79,7 @@ def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None,
                     payment=locked, kind=spec.kind, idempotency_key=key, gateway_job=plan.job,
                     amount=plan.amount, previous_amount=plan.previous_amount, explanation=plan.explanation,
                     status_before=locked.status, actor_id=actor.user_id, actor_label=actor.label,
+                    context=context or {},
                 )
         except IntegrityError as exc:  # the same key raced in for another payment
             raise IdempotencyConflict() from exc
@@ -89,8 +90,8 @@ def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None,
 
 
 def execute(payment: Payment, spec: CardOperation, actor: Actor, key: str | None = None,
-            **kwargs) -> PaymentOperation:
-    op, plan, is_new = begin(payment, spec, actor, key, **kwargs)
+            context: dict | None = None, **kwargs) -> PaymentOperation:
+    op, plan, is_new = begin(payment, spec, actor, key, context, **kwargs)
     if not is_new:
         if op.state == OperationState.PENDING:
             raise PaymentBusy(operation=op)  # the same request is still in flight
@@ -105,7 +106,8 @@ def execute(payment: Payment, spec: CardOperation, actor: Actor, key: str | None
     except GatewayOutcomeUnknown as exc:
         logger.warning("operation %s outcome unknown: %s", op.pk, exc)
         return _raise_for(_finish(op, OperationState.UNKNOWN, error_message=str(exc)))
-    return _complete_succeeded(payment, spec, op, plan, result)
+    # A status check may have settled the operation meanwhile (e.g. as not applied): answer what the ledger says.
+    return _raise_for(_complete_succeeded(payment, spec, op, plan, result))
 
 
 def _complete_succeeded(payment, spec, op, plan, result: TransactionResult) -> PaymentOperation:

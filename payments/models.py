@@ -312,6 +312,9 @@ class PaymentOperation(models.Model):
                               related_name="+", verbose_name=_("by"))
     actor_label = models.CharField(_("by"), max_length=150)
     resolution = models.TextField(_("resolution"), blank=True)
+    # What the operation is for in a business app (e.g. {"cancel_order": 12}), so the app can finish its
+    # side even when the answer was lost and the sync settles the operation later.
+    context = models.JSONField(_("context"), default=dict, blank=True)
     created_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 

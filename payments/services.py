@@ -122,14 +122,14 @@ def preview(payment: Payment, kind: str, *, by: Actor | None = None, **params) -
 
 
 def change_amount(payment: Payment, *, new_amount: int, job: str | None = None, by: Actor,
-                  idempotency_key: str | None = None):
+                  idempotency_key: str | None = None, context: dict | None = None):
     if payment.is_wallet:
         if new_amount == 0 and not isinstance(new_amount, bool):
             return cancel_payment(payment, by=by, idempotency_key=idempotency_key)
-        return execute(payment, spec_for(payment, OperationKind.CHANGE_AMOUNT), by, idempotency_key,
+        return execute(payment, spec_for(payment, OperationKind.CHANGE_AMOUNT), by, idempotency_key, context,
                        new_amount=new_amount)
     kind, params = _routed(OperationKind.CHANGE_AMOUNT, {"new_amount": new_amount, "job": job})
-    return execute(payment, SPECS[kind], by, idempotency_key, **params)
+    return execute(payment, SPECS[kind], by, idempotency_key, context, **params)
 
 
 def record_amount_change(payment: Payment, *, new_amount: int, by: Actor) -> Payment:

@@ -76,6 +76,7 @@ def sync_payment(payment: Payment, *, actor: Actor, buyer_returned: bool = False
             gateway_job="SearchTrade", amount=locked.amount, previous_amount=locked.amount,
             status_before=locked.status, actor_id=actor.user_id, actor_label=actor.label,
         )
+        seen_version = locked.version
     try:
         trade = gateway_for(locked).search(locked.gateway_order_id)
     except TransactionNotFound:
@@ -86,7 +87,7 @@ def sync_payment(payment: Payment, *, actor: Actor, buyer_returned: bool = False
     except (GatewayNotSent, GatewayOutcomeUnknown) as exc:
         _fail_check(check, "", str(exc))
         raise GatewayUnavailable(operation=check) from exc
-    return _apply_trade(payment, check, trade, buyer_returned)
+    return _apply_trade(payment, check, trade, buyer_returned, seen_version)
 
 
 def _fail_check(check: PaymentOperation, code: str, message: str = "") -> None:
@@ -98,12 +99,25 @@ def _fail_check(check: PaymentOperation, code: str, message: str = "") -> None:
 
 
 def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionResult | None,
-                 buyer_returned: bool = False) -> SyncResult:
+                 buyer_returned: bool = False, seen_version: int | None = None) -> SyncResult:
     now = timezone.now()
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         check = PaymentOperation.objects.select_for_update().get(pk=check.pk)
         result = SyncResult(payment=locked, gateway_status=trade.status if trade else "NOT_FOUND")
+        if seen_version is not None and locked.version != seen_version:
+            # An operation moved the payment while the PG was being asked: its answer may predate that
+            # operation (e.g. SALES read just before a cancel completed). Applying it would undo the
+            # operation; the next check asks again.
+            result.in_flight = True
+            check.state = OperationState.SUCCEEDED
+            check.gateway_status = result.gateway_status
+            check.status_after = locked.status
+            check.resolution = "the payment changed while the PG was asked; this answer was not applied"
+            check.completed_at = now
+            check.save()
+            payment.version = locked.version
+            return result
         ops, result.in_flight = _resolvable(locked)
         for op in ops:
             _resolve(locked, op, trade, now, result)
@@ -146,6 +160,7 @@ def _resolve(payment: Payment, op: PaymentOperation, trade, now, result: SyncRes
         op.state = OperationState.SUCCEEDED
         op.resolution = f"applied at the gateway ({said})"
         spec.recorded(payment, plan, op)
+        notify_payment_changed(payment, op)  # business apps finish their side of this very operation
     else:
         if op.kind == OperationKind.AUTHORIZE and payment.status == Status.UNPROCESSED:
             payment.authorization_refused()
