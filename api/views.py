@@ -49,21 +49,19 @@ class OrderCreateView(APIView):
         if data.get("number") and Order.objects.filter(shop=shop, number=data["number"]).exists():
             return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
         try:
+            common = dict(
+                lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
+                customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),
+                number=data.get("number"), by=request.user.actor, shipping_fee=data["shipping_fee"],
+                fees=data["fees"], points_used=data["points_used"])
             if data["payment"].get("method") == "recruit":
                 order = place_wallet_order(
-                    shop, lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
-                    customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),
-                    number=data.get("number"), by=request.user.actor, shipping_fee=data["shipping_fee"],
-                    fees=data["fees"], points_used=data["points_used"],
+                    shop, **common,
                     shipping_addresses=(data["shipping_address"],) if data["shipping_address"] else ())
-                return _order_response(order.pk, status.HTTP_201_CREATED)
-            order = place_card_order(
-                shop, lines=[LineInput(**line) for line in data["lines"]], total=data["total"],
-                customer_name=data["customer"]["name"], customer_email=data["customer"].get("email", ""),
-                token=data["payment"]["token"], number=data.get("number"), by=request.user.actor,
-                idempotency_key=operation_key(request, "authorize"), shipping_fee=data["shipping_fee"],
-                fees=data["fees"], points_used=data["points_used"], shipping_address=data["shipping_address"],
-            )
+            else:
+                order = place_card_order(
+                    shop, **common, token=data["payment"]["token"],
+                    idempotency_key=operation_key(request, "authorize"), shipping_address=data["shipping_address"])
         except PaymentError as exc:
             response = payment_error_response(exc)
             order = Order.objects.filter(payment_id=getattr(exc.operation, "payment_id", None)).first()

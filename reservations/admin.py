@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reservations.admin_actions import approve_selected, cancel_selected, hide_unpermitted, promote_selected
 from reservations.models import ReservableEvent, Reservation, ReservationEvent, Slot
-from reservations.selectors import seats_left, seats_taken, waitlist_position
+from reservations.selectors import waitlist_position, with_seats_taken
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 from shops.selectors import shops_for_user
 
@@ -17,13 +17,17 @@ class SlotInline(ReadOnlyScopedInline, admin.TabularInline):
     readonly_fields = ["starts_at", "capacity", "taken", "left"]
     fields = readonly_fields
 
+    def get_queryset(self, request):
+        # One aggregate query for all rows instead of two per slot (seats_taken / seats_left each).
+        return with_seats_taken(super().get_queryset(request))
+
     @admin.display(description=_("seats taken"))
     def taken(self, obj):
-        return seats_taken(obj)
+        return obj.seats_taken
 
     @admin.display(description=_("seats left"))
     def left(self, obj):
-        return seats_left(obj)
+        return max(obj.capacity - obj.seats_taken, 0)
 
 
 @admin.register(ReservableEvent)

@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy
 from payments.actors import Actor
 from payments.errors import PaymentError
 from reservations import services
-from reservations.models import HOLDING, Reservation, Status, WaitlistPromotion
-from reservations.selectors import seats_left
+from reservations.models import HOLDING, Reservation, Slot, Status, WaitlistPromotion
+from reservations.selectors import with_seats_taken
 from shops.roles import Perm
 from shops.selectors import shops_for_user, user_can
 
@@ -39,7 +39,13 @@ def _promotion_target(reservation: Reservation) -> str:
     return str((Status.CONFIRMED if to_confirmed else Status.PENDING_APPROVAL).label)
 
 
-def _preview(operation: str, reservation: Reservation, user) -> Preview:
+def _free_seats_by_slot(queryset) -> dict[int, int]:
+    """Free seats of every slot the selection touches, in one query (not one per previewed reservation)."""
+    slots = with_seats_taken(Slot.objects.filter(pk__in=queryset.values("slot_id")).order_by())
+    return {slot.pk: max(slot.capacity - slot.seats_taken, 0) for slot in slots}
+
+
+def _preview(operation: str, reservation: Reservation, user, free_seats: dict[int, int]) -> Preview:
     status = reservation.get_status_display()
     if not user_can(user, reservation.shop_id, Perm.APPROVE_RESERVATIONS):
         return Preview(reservation, _("Skipped: you may not manage reservations of this shop."), False)
@@ -58,7 +64,7 @@ def _preview(operation: str, reservation: Reservation, user) -> Preview:
         return Preview(reservation, outcome, True)
     if reservation.status != Status.WAITLISTED:
         return Preview(reservation, _("Skipped: it is %(status)s.") % {"status": status}, False)
-    left = seats_left(reservation.slot)
+    left = free_seats[reservation.slot_id]
     if reservation.seats > left:
         return Preview(reservation, _("Skipped: only %(left)s seats are free.") % {"left": left}, False)
     return Preview(reservation, _("%(status)s → %(target)s") % {
@@ -83,11 +89,12 @@ def _run(operation: str, reservation: Reservation, actor: Actor, reason: str) ->
 def _confirm_then_run(operation: str, title: str, modeladmin, request, queryset):
     queryset = queryset.select_related("slot__event", "shop").order_by("created_at", "id")
     if not request.POST.get("confirmed"):
+        free_seats = _free_seats_by_slot(queryset) if operation == "promote" else {}
         context = {
             **modeladmin.admin_site.each_context(request),
             "opts": modeladmin.model._meta, "title": title, "operation": operation,
             "action_name": f"{operation}_selected",
-            "previews": [_preview(operation, r, request.user) for r in queryset],
+            "previews": [_preview(operation, r, request.user, free_seats) for r in queryset],
             "selected_ids": request.POST.getlist(ACTION_CHECKBOX_NAME),
             # "All N selected" travels as select_across; the changelist URL keeps the filters.
             "select_across": request.POST.get("select_across", "0"),

@@ -87,14 +87,15 @@ def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor) -> Rese
             # It could never fit: waitlisting it would only promise a seat that cannot come.
             raise SlotFull(_("A party of %(seats)s does not fit this slot (capacity %(capacity)s).")
                            % {"seats": seats, "capacity": slot.capacity})
-        if seats <= seats_left(slot):
+        left = seats_left(slot)
+        if seats <= left:
             first_come = event.acceptance_mode == AcceptanceMode.FIRST_COME
             status = Status.CONFIRMED if first_come else Status.PENDING_APPROVAL
         elif event.waitlist_enabled:
             status = Status.WAITLISTED
         else:
             raise SlotFull(_("Only %(left)s seats are left in this slot; %(seats)s were asked for.")
-                           % {"left": seats_left(slot), "seats": seats})
+                           % {"left": left, "seats": seats})
         reservation = Reservation.objects.create(
             slot=slot, shop_id=event.shop_id, customer_name=name, customer_email=email, seats=seats,
             status=status, status_changed_at=timezone.now())

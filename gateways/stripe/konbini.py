@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import requests
 import stripe
@@ -24,9 +25,11 @@ from gateways.base import (
     GatewayRefused,
     TransactionNotFound,
 )
-from gateways.sandbox import JST
+from gateways.gmo.protocol import _never_connected  # the GMO client's "nothing was sent" rule, shared
 
 logger = logging.getLogger(__name__)
+# Not gateways.sandbox.JST: production code never imports the sandbox package.
+JST = ZoneInfo("Asia/Tokyo")
 
 # The API version stripe 16.1.0 is generated for; sent explicitly so the params we build (e.g.
 # ``allowed_payment_method_types``) always match the version that reads them.
@@ -227,11 +230,3 @@ def _refused(op: str, exc: stripe.StripeError) -> GatewayRefused:
     message = f"stripe {op}: {code}: {exc.user_message or ''}"
     return GatewayRefused([GatewayErrorDetail(code=kind, info=code)], message)
 
-
-def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
-    """True only when TCP never connected, so nothing was sent (same rule as the GMO client)."""
-    import urllib3.exceptions
-
-    reason = exc.args[0] if exc.args else None
-    inner = getattr(reason, "reason", reason)
-    return isinstance(inner, urllib3.exceptions.NewConnectionError | ConnectionRefusedError)
