@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from gateways.sandbox.control import SandboxControl
 from gateways.sandbox.server import SandboxServer
@@ -64,6 +65,20 @@ def sandbox(sandbox_server, settings) -> SandboxControl:
     settings.GMO_PG_BASE_URL = sandbox_server.url
     settings.GATEWAY_TIMEOUT_SECONDS = 3
     return control
+
+
+@pytest.fixture
+def english():
+    """Messages in English for the test (Japanese is the default), so a test can match their English wording."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def english_client(client, settings):
+    """The test client asks for English pages (the language cookie); the admin's default is Japanese."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
 
 
 @pytest.fixture

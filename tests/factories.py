@@ -80,3 +80,12 @@ def wallet_order(shop: Shop, sandbox, *, amount: int = 5000, approve: bool = Tru
     payment.refresh_from_db()
     order.refresh_from_db()
     return order
+
+
+def cart_orders(payment, *totals: int) -> list:
+    """More orders of a cart (SPEC 4.1): one new order per total, all sharing `payment` and its shop."""
+    from orders.models import Fulfilment, Order
+
+    return [Order.objects.create(shop=payment.shop, number=f"CART-{payment.pk}-{n}", customer_name="山田 花子",
+                                 total=total, payment=payment, fulfilment_status=Fulfilment.NEW)
+            for n, total in enumerate(totals)]

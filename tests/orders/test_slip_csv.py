@@ -35,10 +35,7 @@ def codes(result) -> list[tuple[int, str]]:
     return [(e.line, e.code) for e in result.errors]
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # the messages' English wording
 
 
 # --- a generated 1,000-row file -----------------------------------------------------------------------------

@@ -128,6 +128,7 @@ def build_big_file(shop, other_shop, sandbox):
     return [cells for cells, _ in rows], expected, facts
 
 
+@pytest.mark.usefixtures("english_client")
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "cp932"])
 def test_thousand_row_file_through_the_admin(client, shop, other_shop, sandbox, settings, queued, encoding,
                                              django_capture_on_commit_callbacks):
@@ -136,7 +137,6 @@ def test_thousand_row_file_through_the_admin(client, shop, other_shop, sandbox, 
     data = csv_bytes(rows, encoding)
     sales_before = len(sandbox.calls("RecruitSales"))
     client.force_login(member(shop, Role.STAFF))
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
 
     response = upload_via_admin(client, shop, data, capture_callbacks=django_capture_on_commit_callbacks)
     upload = SlipUpload.objects.get()
@@ -212,6 +212,7 @@ def test_thousand_row_file_through_the_admin(client, shop, other_shop, sandbox, 
 # --- refusals of the file as a whole ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english_client")
 def test_missing_required_column_refuses_the_file_and_stores_nothing(client, shop, staff, queued,
                                                                      django_capture_on_commit_callbacks):
     data = csv_bytes([("R-1", "ヤマト運輸")], header=("受注番号", "配送業者"))
@@ -220,7 +221,6 @@ def test_missing_required_column_refuses_the_file_and_stores_nothing(client, sho
     assert "伝票番号" in refused.value.message
 
     client.force_login(staff)
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
     response = upload_via_admin(client, shop, data, capture_callbacks=django_capture_on_commit_callbacks)
     assert response.status_code == 200
     html = response.content.decode()
@@ -237,12 +237,12 @@ def test_unreadable_encoding_is_refused(shop, staff):
 # --- the same file twice, and already captured orders -------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english_client")
 def test_same_file_twice_processes_nothing_twice(client, shop, staff, sandbox, queued,
                                                  django_capture_on_commit_callbacks):
     orders = [wallet_order(shop, sandbox, number=f"W-{i}") for i in range(3)]
     data = csv_bytes([(o.number, "ヤマト運輸", slip(i)) for i, o in enumerate(orders)], "cp932")
     client.force_login(staff)
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
     upload_via_admin(client, shop, data, capture_callbacks=django_capture_on_commit_callbacks)
     process_slip_upload(queued.pop())
 

@@ -7,15 +7,10 @@ from reservations.models import AcceptanceMode, Reservation, Status
 from tests.factories import member
 from tests.reservations.helpers import book, make_slot
 
-pytestmark = pytest.mark.django_db
+# The assertions read the messages' English wording; Japanese is the admin's default.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_client")]
 
 CHANGELIST = "admin:reservations_reservation_changelist"
-
-
-@pytest.fixture(autouse=True)
-def english(client, settings):
-    # The assertions read the messages' English wording; Japanese is the admin's default.
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
 
 def change_url(reservation):

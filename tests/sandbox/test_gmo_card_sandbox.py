@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from gateways.sandbox import JST
-from gateways.sandbox.control import SandboxControl
 from gateways.sandbox.server import SandboxServer
+from tests.sandbox.wire import SandboxClient, parse
 
 SHOP = {"ShopID": "tshop00012345", "ShopPass": "pw12345678"}
 GOOD_CARD = "4111111111111111"
@@ -27,42 +27,12 @@ CLIENT_FIELDS = ["ClientField1", "ClientField2", "ClientField3"]
 OPERATION_KEYS = "AccessID AccessPass Forward Approve TranID TranDate".split()
 
 
-def parse(body: bytes) -> list[tuple[str, str]]:
-    """Split raw bytes on & and the first =, then decode each value as cp932 (reference §1.3)."""
-    pairs = []
-    for item in body.rstrip(b"\r\n").split(b"&"):
-        key, _, value = item.partition(b"=")
-        pairs.append((key.decode("ascii"), value.decode("cp932")))
-    return pairs
-
-
-class Gmo:
+class Gmo(SandboxClient):
     """Speaks to the sandbox like a merchant would, plus its control API."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self.control = SandboxControl(url)
-        self.seq = 0
-
-    def post_raw(self, api: str, body: str, timeout: float = 10) -> requests.Response:
-        return requests.post(f"{self.url}/payment/{api}.idPass", data=body.encode("ascii"), timeout=timeout,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
-
-    def call(self, api: str, timeout: float = 10, **params) -> dict[str, str]:
-        response = self.post_raw(api, urlencode(params, encoding="cp932"), timeout=timeout)
-        assert response.status_code == 200
-        assert response.headers["Content-Type"] == "text/plain;charset=Windows-31J"
-        return dict(parse(response.content))
-
-    def order_id(self) -> str:
-        self.seq += 1
-        return f"ord-{time.time_ns() % 10**9}-{self.seq}"
-
-    def entry(self, order_id: str, job: str = "AUTH", amount: int | None = 1000, **extra) -> dict[str, str]:
-        params = {**SHOP, "OrderID": order_id, "JobCd": job, **extra}
-        if amount is not None:
-            params["Amount"] = str(amount)
-        return self.call("EntryTran", **params)
+    shop = SHOP
+    entry_api = "EntryTran"
+    order_prefix = "ord"
 
     def exec(self, order_id: str, ids: dict, card: str = GOOD_CARD, **extra) -> dict[str, str]:
         token = self.control.create_token(card)
@@ -83,13 +53,6 @@ class Gmo:
 
     def search(self, order_id: str) -> dict[str, str]:
         return self.call("SearchTrade", **SHOP, OrderID=order_id)
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = SandboxServer(port=0).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from gateways.sandbox import JST
-from gateways.sandbox.control import SandboxControl
 from gateways.sandbox.gmo_card import MULTI_EMPTY_KEYS
 from gateways.sandbox.server import SandboxServer
+from tests.sandbox.wire import SandboxClient, parse
 
 SHOP = {"ShopID": "tshop00054321", "ShopPass": "pw87654321"}
 RET_URL = "https://shop.example/recruit/return?cart=7"
@@ -35,15 +35,6 @@ RETURN_KEYS = ("ShopID OrderID Status JobCd Amount Tax Currency AccessID TranID 
 IDS = ("AccessID", "AccessPass", "OrderID")
 
 
-def parse(body: bytes) -> list[tuple[str, str]]:
-    """Split raw bytes on & and the first =, then decode each value as cp932 (reference §1.3)."""
-    pairs = []
-    for item in body.rstrip(b"\r\n").split(b"&"):
-        key, _, value = item.partition(b"=")
-        pairs.append((key.decode("ascii"), value.decode("cp932")))
-    return pairs
-
-
 def error(errinfo: str) -> dict[str, str]:
     return {"ErrCode": "|".join(i[:3] for i in errinfo.split("|")), "ErrInfo": errinfo}
 
@@ -54,33 +45,12 @@ def returned(response: requests.Response) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(response.headers["Location"]).query, keep_blank_values=True, encoding="cp932"))
 
 
-class Wallet:
+class Wallet(SandboxClient):
     """Speaks to the sandbox like a shop would (APIs) and like a buyer's browser would (StartURL)."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self.control = SandboxControl(url)
-        self.seq = 0
-
-    def post_raw(self, api: str, body: str) -> requests.Response:
-        return requests.post(f"{self.url}/payment/{api}.idPass", data=body.encode("ascii"), timeout=10,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
-
-    def call(self, api: str, **params) -> dict[str, str]:
-        response = self.post_raw(api, urlencode(params, encoding="cp932"))
-        assert response.status_code == 200
-        assert response.headers["Content-Type"] == "text/plain;charset=Windows-31J"
-        return dict(parse(response.content))
-
-    def order_id(self) -> str:
-        self.seq += 1
-        return f"rc-{time.time_ns() % 10**9}-{self.seq}"
-
-    def entry(self, order_id: str, job: str = "AUTH", amount: int | None = 1000, **extra) -> dict[str, str]:
-        params = {**SHOP, "OrderID": order_id, "JobCd": job, **extra}
-        if amount is not None:
-            params["Amount"] = str(amount)
-        return self.call("EntryTranRecruit", **params)
+    shop = SHOP
+    entry_api = "EntryTranRecruit"
+    order_prefix = "rc"
 
     def exec(self, ids: dict, ret_url: str = RET_URL, item: str = "テスト商品", **extra) -> dict[str, str]:
         return self.call("ExecTranRecruit", **SHOP, AccessID=ids["AccessID"], AccessPass=ids["AccessPass"],
@@ -112,13 +82,6 @@ class Wallet:
 
     def status(self, order_id: str) -> str:
         return self.search(order_id)["Status"]
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = SandboxServer(port=0).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

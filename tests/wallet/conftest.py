@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings
-from django.utils import translation
 
 from orders.models import Order
 from payments import services
@@ -40,13 +39,6 @@ def jst(*args) -> datetime:
     return datetime(*args, tzinfo=JST)
 
 
-@pytest.fixture
-def english():
-    """The rules' messages in English, so a test can match the rule's own wording."""
-    with translation.override("en"):
-        yield
-
-
 class WalletClock:
     """Django's frozen time and the sandbox's clock, moved together."""
 
@@ -66,6 +58,12 @@ class WalletClock:
 
 
 @pytest.fixture
+def actor(operator) -> Actor:
+    """The shop's operator, as the services see them."""
+    return Actor.for_user(operator)
+
+
+@pytest.fixture
 def wallet_clock(sandbox):
     with time_machine.travel(BASE, tick=False) as traveller:
         clock = WalletClock(sandbox, traveller)
@@ -82,22 +80,24 @@ def fresh(order: Order) -> Order:
     return Order.objects.select_related("payment__shop").get(pk=order.pk)
 
 
+def settled(order: Order, sandbox, status: str, pg_status: str) -> Order:
+    """`order` fresh from the database, its payment in `status` here and in `pg_status` at the PG."""
+    order = fresh(order)
+    assert order.payment.status == status
+    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == pg_status
+    return order
+
+
 def authorized(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
     """仮売上: the buyer approved at the wallet, the sync learnt it from SearchTradeMulti."""
-    order = fresh(wallet_order(shop, sandbox, **kwargs))
-    assert order.payment.status == Status.AUTHORIZED
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "AUTH"
-    return order
+    return settled(wallet_order(shop, sandbox, **kwargs), sandbox, Status.AUTHORIZED, "AUTH")
 
 
 def captured(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
     """決済完了: approved, then captured (RecruitSales)."""
     order = authorized(shop, sandbox, **kwargs)
     services.capture_payment(order.payment, by=SYSTEM)
-    order = fresh(order)
-    assert order.payment.status == Status.CAPTURED
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "SALES"
-    return order
+    return settled(order, sandbox, Status.CAPTURED, "SALES")
 
 
 def needs_confirmation(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
@@ -105,10 +105,7 @@ def needs_confirmation(shop, sandbox, clock: WalletClock | None = None, **kwargs
     order = wallet_order(shop, sandbox, approve=False, **kwargs)
     sandbox.wallet_abandon(order.payment.access_id)
     services.sync_payment(order.payment, actor=SYSTEM, buyer_returned=True)
-    order = fresh(order)
-    assert order.payment.status == Status.NEEDS_CONFIRMATION
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "AUTHPROCESS"
-    return order
+    return settled(order, sandbox, Status.NEEDS_CONFIRMATION, "AUTHPROCESS")
 
 
 def payment_failed(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
@@ -116,10 +113,7 @@ def payment_failed(shop, sandbox, clock: WalletClock | None = None, **kwargs) ->
     order = wallet_order(shop, sandbox, approve=False, **kwargs)
     sandbox.wallet_fail(order.payment.access_id)
     services.sync_payment(order.payment, actor=SYSTEM)
-    order = fresh(order)
-    assert order.payment.status == Status.PAYMENT_FAILED
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "PAYFAIL"
-    return order
+    return settled(order, sandbox, Status.PAYMENT_FAILED, "PAYFAIL")
 
 
 def capture_failed(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
@@ -129,20 +123,14 @@ def capture_failed(shop, sandbox, clock: WalletClock | None = None, **kwargs) ->
     with pytest.raises(GatewayDeclined):
         services.capture_payment(order.payment, by=SYSTEM)
     sandbox.clear_faults()
-    order = fresh(order)
-    assert order.payment.status == Status.CAPTURE_FAILED
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "AUTH"
-    return order
+    return settled(order, sandbox, Status.CAPTURE_FAILED, "AUTH")
 
 
 def cancelled(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
     """注文キャンセル: an authorized order cancelled (RecruitCancel)."""
     order = authorized(shop, sandbox, **kwargs)
     services.cancel_payment(order.payment, by=SYSTEM)
-    order = fresh(order)
-    assert order.payment.status == Status.CANCELLED
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "CANCEL"
-    return order
+    return settled(order, sandbox, Status.CANCELLED, "CANCEL")
 
 
 def auth_expired(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> Order:
@@ -154,10 +142,7 @@ def auth_expired(shop, sandbox, clock: WalletClock | None = None, **kwargs) -> O
     else:
         sandbox.advance_clock(past.total_seconds())
     services.sync_payment(order.payment, actor=SYSTEM)
-    order = fresh(order)
-    assert order.payment.status == Status.AUTH_EXPIRED
-    assert sandbox.wallet_transaction(order.payment.gateway_order_id)["status"] == "EXPIRED"
-    return order
+    return settled(order, sandbox, Status.AUTH_EXPIRED, "EXPIRED")
 
 
 STATE_BUILDERS: dict[str, Callable[..., Order]] = {

@@ -32,11 +32,6 @@ POINTS_ONLY = "This order was paid with points only, so its amount can never be 
 CAPTURE_ONLY_AUTHORIZED = "Only an authorized (仮売上) order can be captured"
 
 
-@pytest.fixture
-def actor(operator) -> Actor:
-    return Actor.for_user(operator)
-
-
 def change(order: Order, new_amount: int, actor: Actor) -> Payment:
     """Record the edit, then send it to the PG (the two steps the operator takes)."""
     services.record_amount_change(fresh(order).payment, new_amount=new_amount, by=actor)

@@ -9,25 +9,17 @@ from payments import services
 from payments.actors import Actor
 from payments.models import Status
 from shops.roles import Role
-from tests.factories import card_payment, member, wallet_order
+from tests.factories import card_payment, cart_orders, member, wallet_order
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("test")
-
-
-def _cart(shop, payment, totals):
-    orders = []
-    for n, total in enumerate(totals):
-        orders.append(Order.objects.create(shop=shop, number=f"CART-{payment.pk}-{n}", customer_name="山田",
-                                           total=total, payment=payment, fulfilment_status=Fulfilment.NEW))
-    return orders
 
 
 def test_wallet_cart_cancel_one_order_then_the_last(shop, sandbox, client):
     first = wallet_order(shop, sandbox, amount=5000)
     payment = first.payment
     Order.objects.filter(pk=first.pk).update(total=3000)
-    (second,) = _cart(shop, payment, [2000])
+    (second,) = cart_orders(payment, 2000)
     services.capture_payment(payment, by=SYSTEM)
     # After the capture day the wallet accepts a decrease (SPEC 3.2 window): move both clocks a day on.
     import time_machine
@@ -54,7 +46,7 @@ def test_wallet_cart_cancel_one_order_then_the_last(shop, sandbox, client):
 
 def test_card_cart_cancel_one_order(shop, sandbox):
     payment = card_payment(shop, sandbox, amount=4000)
-    first, second = _cart(shop, payment, [2500, 1500])
+    first, second = cart_orders(payment, 2500, 1500)
     cancel_order(second, by=SYSTEM)
     payment.refresh_from_db()
     assert (payment.status, payment.amount) == (Status.AUTHORIZED, 2500)

@@ -17,16 +17,10 @@ from payments.errors import InvalidTransition, OutcomeUnknown, PaymentBusy
 from payments.gateway_factory import gateway_for
 from payments.models import Method, OperationKind, Payment, PaymentOperation, Status
 from payments.specs import spec_for
-from tests.factories import wallet_order
+from tests.factories import cart_orders, wallet_order
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("test")
-
-
-def _cart(first, *totals):
-    payment = first.payment
-    return [Order.objects.create(shop=first.shop, number=f"C-{payment.pk}-{n}", customer_name="x", total=total,
-                                 payment=payment, fulfilment_status=Fulfilment.NEW) for n, total in enumerate(totals)]
 
 
 def test_no_shipping_while_a_cancel_is_at_the_pg(shop, sandbox):
@@ -63,7 +57,7 @@ def test_a_cart_cancel_whose_answer_was_lost_still_cancels_its_order(shop, sandb
                                                                       django_capture_on_commit_callbacks):
     first = wallet_order(shop, sandbox, amount=6000)
     Order.objects.filter(pk=first.pk).update(total=3000, fulfilment_status=Fulfilment.NEW)
-    b, c = _cart(first, 1000, 2000)
+    b, c = cart_orders(first.payment, 1000, 2000)
     payment = first.payment
     sandbox.set_faults(rules=[{"api": "RecruitChange", "action": "drop_response", "times": 1}])
     with pytest.raises(OutcomeUnknown):
@@ -82,7 +76,7 @@ def test_a_cart_cancel_whose_answer_was_lost_still_cancels_its_order(shop, sandb
 def test_method_change_does_not_charge_cancelled_cart_orders_again(shop, sandbox):
     first = wallet_order(shop, sandbox, amount=5000)
     Order.objects.filter(pk=first.pk).update(total=3000, fulfilment_status=Fulfilment.NEW)
-    (b,) = _cart(first, 2000)
+    (b,) = cart_orders(first.payment, 2000)
     cancel_order(Order.objects.get(pk=b.pk), by=SYSTEM)
     Order.objects.filter(pk=b.pk).update(fulfilment_status=Fulfilment.CANCELLED)  # as the receiver does
     sandbox.advance_clock(timedelta(days=settings.WALLET_AUTH_VALIDITY_DAYS, hours=1).total_seconds())

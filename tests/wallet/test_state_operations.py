@@ -358,11 +358,6 @@ def test_the_table_covers_every_state_and_operation():
         assert set(row) == set(OPERATIONS), state
 
 
-@pytest.fixture
-def actor(operator) -> Actor:
-    return Actor.for_user(operator)
-
-
 @pytest.mark.parametrize(("state", "op"), CELLS, ids=[f"{state}-{op}" for state, op in CELLS])
 def test_state_operation(state, op, wallet_in, shop, sandbox, wallet_clock, actor):
     cell = Cell(wallet_in(state, amount=AMOUNT), shop, sandbox, wallet_clock, actor)

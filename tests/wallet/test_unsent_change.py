@@ -23,11 +23,6 @@ UNSENT = "The order's amount was changed but the change has not been sent to the
 NOTHING_TO_SEND = "There is no unsent amount change to send to the PG."
 
 
-@pytest.fixture
-def actor(operator) -> Actor:
-    return Actor.for_user(operator)
-
-
 def record_by_service(order: Order, amount: int, actor: Actor) -> None:
     services.record_amount_change(fresh(order).payment, new_amount=amount, by=actor)
 
