@@ -8,12 +8,9 @@ from django.utils.translation import gettext_lazy
 from bulk.admin_actions import bulk_cancel, bulk_capture, hide_unpermitted
 from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
+from payments.formatting import yen
 from payments.models import Payment, PaymentOperation, status_label
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
-
-
-def yen(value: int) -> str:
-    return f"¥{value:,}"
 
 
 class OperationInline(ReadOnlyScopedInline, admin.TabularInline):

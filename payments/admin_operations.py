@@ -24,6 +24,7 @@ from payments.actors import Actor
 from payments.card_rules import JOB_LABELS, MAX_AMOUNT
 from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
 from payments.models import OperationKind, Payment
+from payments.operations import card_availability
 from payments.specs import spec_for
 from payments.wallet_facts import facts_for
 from payments.wallet_rules import WalletOperation
@@ -63,8 +64,7 @@ def operation_menu(user, payment: Payment) -> list[dict]:
         if payment.is_wallet:
             verdict = wallet_rules.availability(WALLET_PAGE_OPERATIONS[kind], facts_for(payment, now))
         else:
-            verdict = card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
-                                              validity_days=payment.shop.authorization_validity_days, now=now)
+            verdict = card_availability(kind, payment, now)
         menu.append({"kind": kind, "label": operation_label(payment, kind), "allowed": verdict.allowed,
                      "reason": verdict.reason})
     return menu
@@ -103,8 +103,12 @@ RUN = {
 }
 
 
+def _offered(menu: list[dict]) -> list[tuple[str, str]]:
+    return [(item["kind"], item["label"]) for item in menu if item["allowed"]]
+
+
 def offered_operations(user, payment: Payment) -> list[tuple[str, str]]:
-    return [(item["kind"], item["label"]) for item in operation_menu(user, payment) if item["allowed"]]
+    return _offered(operation_menu(user, payment))
 
 
 class PaymentOperationsMixin:
@@ -132,7 +136,7 @@ class PaymentOperationsMixin:
         payment = self._payment_or_404(request, pk)
         menu = operation_menu(request.user, payment)
         context = self._context(request, payment, title=_("Change status"),
-                                offered=[(i["kind"], i["label"]) for i in menu if i["allowed"]],
+                                offered=_offered(menu),
                                 refused=[i for i in menu if not i["allowed"]])
         return TemplateResponse(request, "admin/payments/payment/change_status.html", context)
 
@@ -179,7 +183,6 @@ class PaymentOperationsMixin:
             error = ""
         except PaymentError as exc:
             plan, error = None, exc.message
-        payment.refresh_from_db()  # a PG check before a wallet cancel may have changed it
         label = operation_label(payment, kind)
         context = self._context(request, payment, kind=kind, kind_label=label, plan=plan, error=error, form=form,
                                 next=self._back_url(request, payment), title=_("Confirm: %(op)s") % {"op": label})

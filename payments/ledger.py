@@ -44,6 +44,17 @@ def lock_payment(pk: int) -> Payment:
     return Payment.objects.select_for_update(of=("self",)).select_related("shop").get(pk=pk)
 
 
+def ensure_current(locked: Payment, seen: Payment) -> None:
+    """The caller acts on `seen`; refuse when the locked row moved on since, or an operation is unresolved.
+
+    A stale view is the more useful answer than "busy": the operator must look again first.
+    """
+    if locked.version != seen.version:
+        raise ChangedMeanwhile()
+    if locked.operations.unresolved().exists():
+        raise PaymentBusy()
+
+
 def plan_of(op: PaymentOperation) -> Plan:
     return Plan(op.gateway_job, op.amount, op.previous_amount, op.explanation)
 
@@ -67,11 +78,7 @@ def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None, 
         replay = _replay(key, locked, spec.kind)
         if replay is not None:
             return replay, plan_of(replay), False
-        # A stale view is the more useful answer than "busy": the operator must look again first.
-        if locked.version != payment.version:
-            raise ChangedMeanwhile()
-        if locked.operations.unresolved().exists():
-            raise PaymentBusy()
+        ensure_current(locked, payment)
         plan = spec.plan(locked, timezone.now(), **kwargs)
         try:
             with transaction.atomic():

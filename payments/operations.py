@@ -54,11 +54,34 @@ def validate_token(token) -> str:
     return token
 
 
+def card_availability(kind: str, payment: Payment, now: datetime) -> card_rules.Availability:
+    """card_rules.availability for this card payment (its status, authorization and the shop's validity)."""
+    return card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
+                                   validity_days=payment.shop.authorization_validity_days, now=now)
+
+
 def _require(kind: str, payment: Payment, now: datetime) -> None:
-    verdict = card_rules.availability(kind, payment.status, authorized_at=payment.authorized_at,
-                                      validity_days=payment.shop.authorization_validity_days, now=now)
+    verdict = card_availability(kind, payment, now)
     if not verdict.allowed:
         raise InvalidTransition(verdict.reason)
+
+
+def checkout_job(shop) -> str:
+    """The checkout's job as the shop captures: CAPTURE (即時売上) or AUTH (仮売上)."""
+    return "CAPTURE" if shop.capture_mode == CaptureMode.CAPTURE else "AUTH"
+
+
+def entered(gateway, ref, payment: Payment, plan: Plan):
+    """`ref`, or the transaction registered now (EntryTran) when it has no AccessID yet.
+
+    The ids are persisted before executing, so a lost ExecTran answer can still be looked up and later
+    operated on (or cancelled).
+    """
+    if ref.access_id:
+        return ref
+    ref = gateway.entry(payment.gateway_order_id, plan.job, plan.amount)
+    Payment.objects.filter(pk=payment.pk).update(access_id=ref.access_id, access_pass=ref.access_pass)
+    return ref
 
 
 class CardOperation:
@@ -94,18 +117,13 @@ class Authorize(CardOperation):
         if payment.status != Status.UNPROCESSED:
             raise InvalidTransition(_("This payment was already processed."))
         token = validate_token(token)
-        job = "CAPTURE" if payment.shop.capture_mode == CaptureMode.CAPTURE else "AUTH"
+        job = checkout_job(payment.shop)
         return Plan(job, payment.amount, 0, _("%(job)s of ¥%(amount)s at checkout")
                     % {"job": JOB_LABELS[job], "amount": f"{payment.amount:,}"}, token=token)
 
     def call(self, payment, plan):
         gateway = card_gateway_for(payment.shop)
-        ref = card_ref(payment)
-        if not ref.access_id:
-            ref = gateway.entry(payment.gateway_order_id, plan.job, plan.amount)
-            # Persist the transaction's ids before executing, so a lost ExecTran answer can still be
-            # looked up and later operated on.
-            Payment.objects.filter(pk=payment.pk).update(access_id=ref.access_id, access_pass=ref.access_pass)
+        ref = entered(gateway, card_ref(payment), payment, plan)
         return gateway.execute(ref, plan.token, plan.job, plan.amount)
 
     def apply(self, payment, plan, at):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from payments import card_rules, wallet_rules
+from payments import wallet_rules
 from payments.actors import Actor
-from payments.errors import ChangedMeanwhile, GatewayDeclined, InvalidAmount, InvalidTransition, PaymentBusy
-from payments.ledger import execute, lock_payment
+from payments.errors import ChangedMeanwhile, GatewayDeclined, InvalidAmount, InvalidTransition
+from payments.ledger import ensure_current, execute, lock_payment
 from payments.models import Method, OperationKind, OperationState, Payment, PaymentOperation, Status
-from payments.operations import SPECS, Plan, validate_amount
+from payments.operations import SPECS, Plan, card_availability, validate_amount
 from payments.signals import notify_payment_changed
 from payments.specs import spec_for
 from payments.sync import SyncResult, sync_payment
@@ -24,7 +26,7 @@ from shops.models import Shop
 from shops.roles import Perm
 
 __all__ = [
-    "create_card_payment", "create_wallet_payment", "authorize_payment", "start_wallet_checkout",
+    "create_card_payment", "create_wallet_payment", "authorize_payment", "start_wallet_checkout", "ask_pg_before",
     "capture_payment", "cancel_payment", "change_amount", "record_amount_change", "send_amount_change",
     "extend_authorization", "reauthorize_payment", "expire_authorization", "sync_payment", "SyncResult",
 ]
@@ -78,20 +80,32 @@ def capture_payment(payment: Payment, *, by: Actor, idempotency_key: str | None 
         raise
 
 
-def check_before_cancel(payment: Payment, *, by: Actor) -> None:
-    """SPEC 3.2: before cancelling 要確認 / 売上失敗 ask the PG; it may hold an authorization or a capture.
+def needs_pg_check_before(operation: str, payment: Payment) -> bool:
+    """SPEC 3.2: in some wallet states the PG must be asked before `operation` (a WalletOperation)."""
+    return payment.is_wallet and wallet_rules.needs_gateway_check_before(operation, payment.status)
 
-    If the PG's answer changes the payment, the caller's view is stale: ChangedMeanwhile says what the PG
-    showed, so the operator looks again and cancels under that state's rules.
+
+def ask_pg_before(operation: str, payment: Payment, *, by: Actor, changed_message: str) -> None:
+    """Ask the PG first when `operation` needs it (needs_pg_check_before); the PG may hold more than we know.
+
+    If its answer changes the payment, the caller's view is stale: ChangedMeanwhile(changed_message, with
+    %(word)s = the PG's status word and %(status)s = our new status), so the operator looks again and acts
+    under that state's rules.
     """
-    if not (payment.is_wallet and wallet_rules.needs_gateway_check_before(WalletOperation.CANCEL, payment.status)):
+    if not needs_pg_check_before(operation, payment):
         return
     seen = payment.version
     result = sync_payment(payment, actor=by)
     if result.payment.version != seen:
-        raise ChangedMeanwhile(_("The PG shows this payment as %(word)s; it is now “%(status)s”. Check the new "
-                                 "status and what a cancel does now, then cancel again.")
-                               % {"word": result.gateway_status, "status": result.payment.get_status_display()})
+        raise ChangedMeanwhile(changed_message % {"word": result.gateway_status,
+                                                  "status": result.payment.get_status_display()})
+
+
+def check_before_cancel(payment: Payment, *, by: Actor) -> None:
+    """SPEC 3.2: before cancelling 要確認 / 売上失敗 ask the PG; it may hold an authorization or a capture."""
+    ask_pg_before(WalletOperation.CANCEL, payment, by=by, changed_message=_(
+        "The PG shows this payment as %(word)s; it is now “%(status)s”. Check the new status and what a cancel "
+        "does now, then cancel again."))
 
 
 def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None, reason: str = ""):
@@ -114,8 +128,7 @@ def preview(payment: Payment, kind: str, *, by: Actor | None = None, **params) -
     A wallet cancel of 要確認 / 売上失敗 asks the PG first (with `by`), so the page shows the real effect.
     """
     kind, params = _routed(kind, params)
-    if kind == OperationKind.CANCEL and by is not None and payment.is_wallet and \
-            wallet_rules.needs_gateway_check_before(WalletOperation.CANCEL, payment.status):
+    if kind == OperationKind.CANCEL and by is not None and needs_pg_check_before(WalletOperation.CANCEL, payment):
         sync_payment(payment, actor=by)
         payment.refresh_from_db()
     return spec_for(payment, kind).plan(payment, timezone.now(), **params)
@@ -123,13 +136,10 @@ def preview(payment: Payment, kind: str, *, by: Actor | None = None, **params) -
 
 def change_amount(payment: Payment, *, new_amount: int, job: str | None = None, by: Actor,
                   idempotency_key: str | None = None, context: dict | None = None):
-    if payment.is_wallet:
-        if new_amount == 0 and not isinstance(new_amount, bool):
-            return cancel_payment(payment, by=by, idempotency_key=idempotency_key)
-        return execute(payment, spec_for(payment, OperationKind.CHANGE_AMOUNT), by, idempotency_key, context,
-                       new_amount=new_amount)
     kind, params = _routed(OperationKind.CHANGE_AMOUNT, {"new_amount": new_amount, "job": job})
-    return execute(payment, SPECS[kind], by, idempotency_key, context, **params)
+    if kind == OperationKind.CANCEL and payment.is_wallet:
+        return cancel_payment(payment, by=by, idempotency_key=idempotency_key)  # asks the PG first when needed
+    return execute(payment, spec_for(payment, kind), by, idempotency_key, context, **params)
 
 
 def record_amount_change(payment: Payment, *, new_amount: int, by: Actor) -> Payment:
@@ -144,10 +154,7 @@ def record_amount_change(payment: Payment, *, new_amount: int, by: Actor) -> Pay
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         by.require(locked.shop_id, Perm.CHANGE_AMOUNT)
-        if locked.version != payment.version:
-            raise ChangedMeanwhile()
-        if locked.operations.unresolved().exists():
-            raise PaymentBusy()
+        ensure_current(locked, payment)
         if locked.status not in wallet_rules.AMOUNT_CHANGEABLE:
             # Even an edit that keeps the total: a cancelled or failed order's lines are its record.
             raise InvalidTransition(wallet_rules.availability(
@@ -196,9 +203,7 @@ def expire_authorization(payment: Payment, *, by: Actor, force: bool = False) ->
         return None
     with transaction.atomic():
         locked = lock_payment(payment.pk)
-        verdict = card_rules.availability(
-            OperationKind.EXPIRE, locked.status, authorized_at=locked.authorized_at,
-            validity_days=locked.shop.authorization_validity_days, now=timezone.now())
+        verdict = card_availability(OperationKind.EXPIRE, locked, timezone.now())
         if locked.status != Status.AUTHORIZED or result.gateway_status != "AUTH":
             return None
         if not verdict.allowed and not force:
@@ -225,10 +230,6 @@ def expire_authorization(payment: Payment, *, by: Actor, force: bool = False) ->
 def recompute_authorization_expiry(shop: Shop) -> int:
     """After the shop's card validity setting changed: re-derive the stored expiry of its live card
     authorizations (wallet authorizations follow the PG's own period). One UPDATE, however many rows."""
-    from datetime import timedelta
-
-    from django.db.models import F
-
     return Payment.objects.filter(shop=shop, method=Method.CARD, status=Status.AUTHORIZED,
                                   authorized_at__isnull=False).update(
         authorization_expires_at=F("authorized_at") + timedelta(days=shop.authorization_validity_days))

@@ -25,8 +25,9 @@ from gateways.base import (
 )
 from payments.actors import Actor
 from payments.errors import GatewayDeclined, GatewayUnavailable
+from payments.formatting import yen
 from payments.gateway_factory import gateway_for
-from payments.ledger import lock_payment, plan_of
+from payments.ledger import SECRET_KEYS, lock_payment, plan_of
 from payments.models import (
     GMO_CARD_STATUS,
     LIVE_CAPTURED,
@@ -133,7 +134,7 @@ def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionRe
         check.state = OperationState.SUCCEEDED
         check.gateway_status = result.gateway_status
         check.status_after = locked.status
-        check.response = {k: v for k, v in (trade.raw if trade else {}).items() if k != "AccessPass"}
+        check.response = {k: v for k, v in (trade.raw if trade else {}).items() if k not in SECRET_KEYS}
         check.resolution = "\n".join(result.resolved + result.corrections + result.discrepancies)
         check.completed_at = now
         check.save()
@@ -236,4 +237,4 @@ def _check_amount(payment: Payment, trade, result: SyncResult) -> None:
         return
     if trade.amount != payment.amount:
         result.discrepancies.append(
-            f"amount: ours ¥{payment.amount:,}, the gateway's ¥{trade.amount:,}; no operation explains it")
+            f"amount: ours {yen(payment.amount)}, the gateway's {yen(trade.amount)}; no operation explains it")

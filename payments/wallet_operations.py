@@ -13,17 +13,16 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from gateways.base import TransactionResult
-from gateways.gmo.search import as_int
 from gateways.gmo.wallet import WalletStatus as PgStatus
 from payments import wallet_rules
 from payments.card_rules import JST
 from payments.errors import InvalidAmount, InvalidTransition
-from payments.gateway_factory import wallet_gateway_for, wallet_ref
+from payments.formatting import yen
+from payments.gateway_factory import gateway_for, wallet_ref
 from payments.models import OperationKind, Payment, Status
-from payments.operations import CardOperation, Plan, validate_amount
+from payments.operations import CardOperation, Plan, checkout_job, entered, validate_amount
 from payments.wallet_facts import facts_for
 from payments.wallet_rules import WalletOperation
-from shops.models import CaptureMode
 from shops.roles import Perm
 
 # Cancel jobs: executed at the PG, nothing to do at the PG, or money to give back by hand.
@@ -32,10 +31,6 @@ PG_CANCEL, NOTHING_AT_PG, MANUAL_REFUND = "CANCEL", "NONE", "MANUAL"
 PG_LIVE = (*PgStatus.LIVE, PgStatus.REQUESTED, PgStatus.IN_PROGRESS)
 # How fresh the PG check before a cancel of 要確認 / 売上失敗 must be.
 CHECK_FRESH_FOR = timedelta(minutes=10)
-
-
-def yen(value: int) -> str:
-    return f"¥{value:,}"
 
 
 def require(operation: str, payment: Payment, now: datetime, **facts) -> None:
@@ -58,7 +53,7 @@ def item_name(payment: Payment) -> str:
 
 class WalletOperationSpec(CardOperation):
     def gateway(self, payment: Payment):
-        return wallet_gateway_for(payment.shop, payment.method)
+        return gateway_for(payment)
 
 
 class StartCheckout(WalletOperationSpec):
@@ -73,17 +68,13 @@ class StartCheckout(WalletOperationSpec):
             raise InvalidTransition(_("The checkout of this payment was already started."))
         if not payment.shop.wallet_checkout_enabled:
             raise InvalidTransition(_("This shop no longer accepts new payments with Recruit easy pay."))
-        job = "CAPTURE" if payment.shop.capture_mode == CaptureMode.CAPTURE else "AUTH"
+        job = checkout_job(payment.shop)
         return Plan(job, payment.amount, 0, _("Checkout of %(amount)s started with Recruit easy pay (%(job)s).")
                     % {"amount": yen(payment.amount), "job": job}, context={"ret_url": ret_url})
 
     def call(self, payment, plan):
         gateway = self.gateway(payment)
-        ref = wallet_ref(payment)
-        if not ref.access_id:
-            ref = gateway.entry(payment.gateway_order_id, plan.job, plan.amount)
-            # Saved before ExecTran so a lost answer can still be looked up and cancelled.
-            Payment.objects.filter(pk=payment.pk).update(access_id=ref.access_id, access_pass=ref.access_pass)
+        ref = entered(gateway, wallet_ref(payment), payment, plan)
         start = gateway.execute(ref, plan.context["ret_url"], item_name(payment))
         Payment.objects.filter(pk=payment.pk).update(checkout_url=start.start_url, checkout_token=start.token)
         return TransactionResult(status=PgStatus.REQUESTED, amount=plan.amount, access_id=ref.access_id,
@@ -224,10 +215,10 @@ class SendAmountChange(WalletOperationSpec):
     def outcome_from_trade(self, payment, plan, trade):
         if trade is None:
             return None
-        total = as_int(trade.raw.get("Amount")) + as_int(trade.raw.get("Tax"))
-        if total == plan.amount:
+        # trade.amount is the PG's Amount + Tax, as the change itself is sent (Tax 0).
+        if trade.amount == plan.amount:
             return True
-        return False if total == plan.previous_amount else None
+        return False if trade.amount == plan.previous_amount else None
 
 
 class ExtendAuthorization(WalletOperationSpec):
@@ -238,7 +229,7 @@ class ExtendAuthorization(WalletOperationSpec):
         require(WalletOperation.EXTEND_AUTHORIZATION, payment, now)
         return Plan("UPDATEAUTH", payment.amount, payment.amount, _(
             "オーソリ期間延長: the PG keeps the authorization of %(amount)s for a further %(days)s days.") % {
-            "amount": yen(payment.amount), "days": _extension_days()})
+            "amount": yen(payment.amount), "days": settings.WALLET_AUTH_EXTENSION_DAYS})
 
     def call(self, payment, plan):
         return self.gateway(payment).extend_authorization(wallet_ref(payment))
@@ -254,10 +245,6 @@ class ExtendAuthorization(WalletOperationSpec):
         if day and (known is None or day > known.astimezone(JST).strftime("%Y%m%d")):
             return True
         return None  # the PG does not say whether this very request extended it
-
-
-def _extension_days() -> int:
-    return settings.WALLET_AUTH_EXTENSION_DAYS
 
 
 WALLET_SPECS: dict[str, CardOperation] = {
