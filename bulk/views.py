@@ -32,9 +32,8 @@ def progress_view(modeladmin, request, run: BulkRun):
     state = state if state in STATE_FILTERS else None
     page = Paginator(item_rows(run, state), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     states = state_labels()
-    filters = [("", _("All"))] + [(key, label) for key, label in (
-        ("succeeded", _("Succeeded")), ("failed", _("Failed")), ("skipped", _("Skipped")),
-        ("remaining", _("Remaining")))]
+    filters = [("", _("All")), ("succeeded", _("Succeeded")), ("failed", _("Failed")), ("skipped", _("Skipped")),
+               ("remaining", _("Remaining"))]
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.model._meta, "title": str(run), "run": run, "progress": data,

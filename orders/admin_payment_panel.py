@@ -63,6 +63,12 @@ class OrderPaymentPanelMixin:
     def _order_url(self, order) -> str:
         return reverse("admin:orders_order_change", args=[order.pk])
 
+    def _order_page(self, request, template: str, order, title: str, **extra) -> TemplateResponse:
+        """One of the order's own pages (edit, cancel, change method): the admin context and the way back."""
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "order": order,
+                   "payment": order.payment, "order_url": self._order_url(order), "title": title, **extra}
+        return TemplateResponse(request, f"admin/orders/order/{template}.html", context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = self._order(request, object_id)
         payment = order.payment
@@ -117,10 +123,7 @@ class OrderPaymentPanelMixin:
                 else:
                     messages.success(request, _("The order was edited; the PG already holds this amount."))
                 return HttpResponseRedirect(self._order_url(order))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "order": order,
-                   "lines": lines, "payment": order.payment, "error": error, "title": _("Edit order"),
-                   "order_url": self._order_url(order), "posted": request.POST if error else None}
-        return TemplateResponse(request, "admin/orders/order/edit_order.html", context)
+        return self._order_page(request, "edit_order", order, _("Edit order"), lines=lines, error=error)
 
     @staticmethod
     def _int(data, name: str) -> int:
@@ -180,10 +183,7 @@ class OrderPaymentPanelMixin:
         except PaymentError as exc:
             plan, error = None, exc.message
         order.payment.refresh_from_db()
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "order": order,
-                   "payment": order.payment, "plan": plan, "error": error, "order_url": self._order_url(order),
-                   "title": _("Cancel this order")}
-        return TemplateResponse(request, "admin/orders/order/cancel_order.html", context)
+        return self._order_page(request, "cancel_order", order, _("Cancel this order"), plan=plan, error=error)
 
     # --- change of payment method --------------------------------------------------------------------
 
@@ -203,8 +203,4 @@ class OrderPaymentPanelMixin:
                                             "again (new payment %(id)s).")
                                  % {"method": new.get_method_display(), "id": new.gateway_order_id})
             return HttpResponseRedirect(self._order_url(order))
-        payment = order.payment
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "order": order,
-                   "payment": payment, "form": form, "title": _("Change payment method"),
-                   "order_url": self._order_url(order)}
-        return TemplateResponse(request, "admin/orders/order/change_method.html", context)
+        return self._order_page(request, "change_method", order, _("Change payment method"), form=form)

@@ -25,7 +25,7 @@ def _remaining(order: Order) -> int:
     # From what the gateway holds now, less this order's part: never re-summed from the other orders, whose
     # totals need not add up to the payment (an earlier cancel whose answer was lost, a pending edit).
     order.payment.refresh_from_db()
-    remaining = order.payment.amount - (order.total - order.points_used)
+    remaining = order.payment.amount - order.amount_to_pay
     if remaining <= 0:
         raise InvalidTransition(_("This order's part is the whole payment; cancel the payment instead."))
     return remaining

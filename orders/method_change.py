@@ -37,13 +37,9 @@ def change_payment_method(order: Order, *, method: str, by: Actor) -> Payment:
     if refused_card:
         # The authorization was refused: GMO holds nothing, so there is nothing to cancel first.
         return _replace(order, payment, method, by)
-    if wallet_rules.needs_gateway_check_before(WalletOperation.CHANGE_PAYMENT_METHOD, payment.status):
-        seen = payment.version
-        result = payment_services.sync_payment(payment, actor=by)
-        if result.payment.version != seen:
-            raise ChangedMeanwhile(_("The PG shows this payment as %(word)s; it is now “%(status)s”. Look at it "
-                                     "again before changing the payment method.")
-                                   % {"word": result.gateway_status, "status": result.payment.get_status_display()})
+    payment_services.ask_pg_before(WalletOperation.CHANGE_PAYMENT_METHOD, payment, by=by, changed_message=_(
+        "The PG shows this payment as %(word)s; it is now “%(status)s”. Look at it again before changing the "
+        "payment method."))
     if payment.operations.unresolved().exists():
         raise PaymentBusy()
     if payment.status == Status.CANCELLED and payment.gateway_status in PG_LIVE:
@@ -76,7 +72,7 @@ def _replace(order: Order, payment: Payment, method: str, by: Actor) -> Payment:
                       .order_by("pk"))
         if not orders:
             raise InvalidTransition(_("Every order of this payment is cancelled; there is nothing to pay."))
-        amount = sum(o.total - o.points_used for o in orders)
+        amount = sum(o.amount_to_pay for o in orders)
         create = (payment_services.create_card_payment if method == Method.CARD
                   else payment_services.create_wallet_payment)
         new = create(old.shop, amount=amount, reference=old.reference, payer_name=old.payer_name,

@@ -1,4 +1,4 @@
-"""Placing an order paid by card."""
+"""Placing an order: by card (authorized at once) or by Recruit easy pay (the buyer then checks out)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _create_order(shop: Shop, *, lines, total, customer_name, customer_email, nu
                                      shipping_fee=shipping_fee, fees=fees, points_used=points_used)
         order.number = number or order_number_for(shop, order.pk)
         order.payment = create_payment(
-            shop, amount=total - points_used, reference=order.number, payer_name=customer_name,
+            shop, amount=order.amount_to_pay, reference=order.number, payer_name=customer_name,
             payer_email=customer_email, actor=by, **payment_kwargs)
         order.save(update_fields=["number", "payment"])
         Shipment.objects.bulk_create(Shipment(order=order, address=address) for address in shipping_addresses)
