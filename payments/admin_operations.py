@@ -57,12 +57,13 @@ def operation_menu(user, payment: Payment) -> list[dict]:
     A refused button stays visible (disabled, with the rule) so staff see *why* they cannot capture yet.
     """
     now = timezone.now()
+    facts = facts_for(payment, now) if payment.is_wallet else None  # one shipments query, not one per button
     menu = []
     for kind in page_operations(payment):
         if not user_can(user, payment.shop_id, spec_for(payment, kind).perm):
             continue
-        if payment.is_wallet:
-            verdict = wallet_rules.availability(WALLET_PAGE_OPERATIONS[kind], facts_for(payment, now))
+        if facts is not None:
+            verdict = wallet_rules.availability(WALLET_PAGE_OPERATIONS[kind], facts)
         else:
             verdict = card_availability(kind, payment, now)
         menu.append({"kind": kind, "label": operation_label(payment, kind), "allowed": verdict.allowed,
