@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from orders.cancellation import GONE
 from orders.models import Order, OrderEvent
 from payments import services as payment_services
 from payments.actors import Actor
@@ -26,8 +27,10 @@ class LineChange:
 
 
 def payment_amount_after(order: Order, new_total: int) -> int:
-    """What the payment must hold once `order` totals `new_total`: every order sharing it (cart) counts."""
-    others = order.payment.orders.exclude(pk=order.pk).values_list("total", "points_used")
+    """What the payment must hold once `order` totals `new_total`: every live order sharing it (cart) counts;
+    one cancelled alone was already taken off the payment and must not come back."""
+    others = order.payment.orders.exclude(pk=order.pk).exclude(fulfilment_status__in=GONE).values_list(
+        "total", "points_used")
     return new_total - order.points_used + sum(total - points for total, points in others)
 
 

@@ -106,3 +106,22 @@ def test_no_method_change_while_the_pg_still_holds_a_capture(shop, sandbox):
         with pytest.raises(InvalidTransition, match="PG"):
             change_payment_method(Order.objects.get(pk=order.pk), method=Method.CARD, by=SYSTEM)
     assert Payment.objects.get(pk=payment.pk).replaced_by_id is None
+
+
+def test_editing_a_cart_order_does_not_bring_back_an_order_cancelled_alone(shop, sandbox):
+    from orders.editing import LineChange, edit_order
+
+    first = wallet_order(shop, sandbox, amount=5000)
+    line = first.lines.get()
+    Order.objects.filter(pk=first.pk).update(total=3000, fulfilment_status=Fulfilment.NEW)
+    line.unit_price = 3000
+    line.save()
+    (b,) = cart_orders(first.payment, 2000)
+    cancel_order(Order.objects.get(pk=b.pk), by=SYSTEM)
+    Order.objects.filter(pk=b.pk).update(fulfilment_status=Fulfilment.CANCELLED)  # as the receiver does
+    payment = Payment.objects.get(pk=first.payment_id)
+    assert payment.amount == 3000
+    edit_order(Order.objects.get(pk=first.pk), lines=[LineChange(line.pk, 1, 2500)], shipping_fee=0, fees=0,
+               by=SYSTEM)
+    payment.refresh_from_db()
+    assert payment.pending_amount == 2500  # not 4500: B's part stays refunded
