@@ -7,6 +7,7 @@ from django.conf import settings
 from gateways.gmo.card import CardRef, GmoCardGateway
 from gateways.gmo.protocol import GmoClient
 from gateways.gmo.wallet import GmoWalletGateway, WalletRef
+from gateways.stripe.konbini import StripeKonbiniGateway
 
 
 def _client(shop) -> GmoClient:
@@ -26,8 +27,16 @@ def wallet_gateway_for(shop, wallet: str = "recruit") -> GmoWalletGateway:
     return GmoWalletGateway(_client(shop), wallet)
 
 
+def konbini_gateway_for(shop) -> StripeKonbiniGateway:
+    return StripeKonbiniGateway(shop.stripe_secret_key, shop.stripe_base_url or settings.STRIPE_API_BASE,
+                                timeout=settings.GATEWAY_TIMEOUT_SECONDS,
+                                max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES)
+
+
 def gateway_for(payment):
     """The adapter that holds this payment's transaction (its `search` tells the truth about it)."""
+    if payment.is_konbini:
+        return konbini_gateway_for(payment.shop)
     if payment.is_wallet:
         return wallet_gateway_for(payment.shop, payment.method)
     return card_gateway_for(payment.shop)

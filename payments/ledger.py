@@ -13,6 +13,7 @@ gateway's own status once it is older than PENDING_OPERATION_STALE_SECONDS.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -93,7 +94,8 @@ def begin(payment: Payment, spec: CardOperation, actor: Actor, key: str | None, 
         locked.version += 1
         locked.save(update_fields=["version", "updated_at"])
     payment.version = locked.version
-    return op, plan, True
+    # The gateway call may carry our key (Stripe's Idempotency-Key), so a retry can never act twice.
+    return op, dataclasses.replace(plan, context={**plan.context, "idempotency_key": key}), True
 
 
 def execute(payment: Payment, spec: CardOperation, actor: Actor, key: str | None = None,

@@ -15,6 +15,7 @@ from shops.models import Shop
 class Method(models.TextChoices):
     CARD = "card", _("Credit card")
     RECRUIT = "recruit", _("Recruit easy pay")  # リクルートかんたん支払い, a GMO redirect wallet
+    KONBINI = "konbini", _("Konbini")  # コンビニ決済 through Stripe (SPEC 3.3)
 
 
 WALLET_METHODS = (Method.RECRUIT,)
@@ -36,6 +37,11 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", _("Order cancelled")  # 注文キャンセル
     CAPTURE_FAILED = "capture_failed", _("Capture failed")  # 売上失敗
     PAYMENT_FAILED = "payment_failed", _("Payment failed")  # 決済失敗
+    # Konbini states of SPEC 3.3 (cancelled is shared with the wallet, under its own label).
+    AWAITING_APPROVAL = "awaiting_approval", _("Numbers issued after approval")  # 承認後にコンビニ支払い番号を発行
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")  # 支払い待ち
+    PAID = "paid", _("Payment completed")  # 決済完了
+    EXPIRED = "expired", _("Payment error")  # 決済エラー
 
 
 # A wallet's "captured" is 決済完了, not the card's 実売上: same value, its own label.
@@ -44,9 +50,18 @@ WALLET_CANCELLABLE = (Status.NEEDS_CONFIRMATION, Status.AUTHORIZED, Status.CAPTU
                       Status.PAYMENT_FAILED, Status.AUTH_EXPIRED)
 
 
+# Konbini: a one-off payment request (単発決済) is UNPROCESSED until the customer asks for the numbers.
+KONBINI_LABELS = {Status.UNPROCESSED: _("Payment request sent, numbers not issued"), Status.CANCELLED: _("Cancelled")}
+# Konbini states in which a cancel is possible (what it does depends on the state: see konbini_operations).
+KONBINI_CANCELLABLE = (Status.UNPROCESSED, Status.AWAITING_APPROVAL, Status.AWAITING_PAYMENT, Status.EXPIRED,
+                       Status.PAID)
+
+
 def status_label(method: str, value: str) -> str:
     if method in WALLET_METHODS and value in WALLET_LABELS:
         return str(WALLET_LABELS[value])
+    if method == Method.KONBINI and value in KONBINI_LABELS:
+        return str(KONBINI_LABELS[value])
     return str(Status(value).label) if value in Status.values else value or "—"
 
 
@@ -102,6 +117,11 @@ class Payment(models.Model):
     # Change of payment method: the payment that took over the order.
     replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="replaces", verbose_name=_("replaced by"))
+    # Konbini: the Stripe PaymentIntent, its voucher deadline and the numbers the customer takes to the store
+    # ({"stores": {chain: {"payment_code", "confirmation_number"}}, "hosted_voucher_url": ...}).
+    external_id = models.CharField(_("gateway payment ID"), max_length=64, blank=True, db_index=True)
+    payment_deadline = models.DateTimeField(_("payment deadline"), null=True, blank=True)
+    konbini_numbers = models.JSONField(_("konbini payment numbers"), default=dict, blank=True)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
     # Bumped on every change: a caller acting on a stale view gets "changed meanwhile".
     version = models.PositiveIntegerField(default=0)
@@ -122,6 +142,8 @@ class Payment(models.Model):
             models.Index(fields=["status", "authorized_at"], name="payment_status_authorized"),
             models.Index(fields=["status", "authorization_expires_at"], name="payment_status_expires"),
             models.Index(fields=["gateway_order_id"], name="payment_gateway_order"),
+            # The konbini poll walks "awaiting payment, deadline passed / not checked lately" by these.
+            models.Index(fields=["method", "status", "payment_deadline"], name="payment_method_status_deadline"),
         ]
 
     def __str__(self) -> str:
@@ -130,6 +152,10 @@ class Payment(models.Model):
     @property
     def is_wallet(self) -> bool:
         return self.method in WALLET_METHODS
+
+    @property
+    def is_konbini(self) -> bool:
+        return self.method == Method.KONBINI
 
     def get_status_display(self) -> str:
         return status_label(self.method, self.status)
@@ -245,6 +271,26 @@ class Payment(models.Model):
     def checkout_abandoned(self):
         pass
 
+    # --- konbini transitions (SPEC 3.3): only ever forward; Stripe's word decides paid / expired ---------
+
+    @transition(field=status, source=[Status.UNPROCESSED, Status.AWAITING_APPROVAL], target=Status.AWAITING_PAYMENT)
+    def konbini_numbers_issued(self, at):
+        self.authorized_at = at
+
+    @transition(field=status, source=[Status.AWAITING_PAYMENT, Status.EXPIRED], target=Status.PAID)
+    def konbini_paid(self, at):
+        # From EXPIRED too: if Stripe says succeeded, the money arrived, whatever we believed before.
+        self.captured_at = at
+        self.captured_amount = self.amount
+
+    @transition(field=status, source=Status.AWAITING_PAYMENT, target=Status.EXPIRED)
+    def konbini_expired(self):
+        pass
+
+    @transition(field=status, source=list(KONBINI_CANCELLABLE), target=Status.CANCELLED)
+    def konbini_cancelled(self, at):
+        self._cancelled(at)
+
     @transition(field=status, source="*", target=RETURN_VALUE(*Status.values))
     def corrected_from_gateway(self, new_status: str, at):
         """The gateway's answer wins (SPEC 3.1, 3.2): align with what SearchTrade reports."""
@@ -271,6 +317,7 @@ class OperationKind(models.TextChoices):
     START = "start", _("Start wallet checkout")
     EXTEND_AUTHORIZATION = "extend_authorization", _("Extend authorization period")
     CHANGE_METHOD = "change_method", _("Change payment method")
+    ISSUE_NUMBERS = "issue_numbers", _("Issue konbini payment numbers")
 
 
 class OperationState(models.TextChoices):
@@ -348,3 +395,6 @@ class PaymentOperation(models.Model):
         instance = super().from_db(db, field_names, values)
         instance._loaded_state = instance.__dict__.get("state")
         return instance
+
+
+from payments.webhook_models import StripeEvent  # noqa: E402,F401  (registered with the payments app)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from payments import wallet_rules
 from payments.actors import Actor
 from payments.errors import ChangedMeanwhile, GatewayDeclined, InvalidAmount, InvalidTransition
+from payments.konbini_operations import check_konbini_amount
 from payments.ledger import ensure_current, execute, lock_payment
 from payments.models import Method, OperationKind, OperationState, Payment, PaymentOperation, Status
 from payments.operations import SPECS, Plan, card_availability, validate_amount
@@ -29,6 +30,7 @@ __all__ = [
     "create_card_payment", "create_wallet_payment", "authorize_payment", "start_wallet_checkout", "ask_pg_before",
     "capture_payment", "cancel_payment", "change_amount", "record_amount_change", "send_amount_change",
     "extend_authorization", "reauthorize_payment", "expire_authorization", "sync_payment", "SyncResult",
+    "create_konbini_payment", "issue_konbini_numbers",
 ]
 
 
@@ -57,6 +59,33 @@ def create_wallet_payment(shop: Shop, *, amount: int, method: str = Method.RECRU
         shop=shop, method=method, amount=amount, gateway_order_id=new_gateway_order_id(),
         reference=reference, payer_name=payer_name, payer_email=payer_email,
     )
+
+
+def create_konbini_payment(shop: Shop, *, amount: int, reference: str = "", payer_name: str, payer_email: str,
+                           actor: Actor, requested: bool = False) -> Payment:
+    """A konbini payment with no numbers yet: 承認後にコンビニ支払い番号を発行 (the reservation's), or, for a
+    one-off payment request (`requested`), unprocessed until the customer asks for the numbers.
+
+    The amount is checked against konbini's limits here, so a booking that Stripe would refuse is refused
+    before anything is written.
+    """
+    actor.require(shop.pk, Perm.VIEW)
+    check_konbini_amount(amount)
+    if not shop.accepts_konbini:
+        raise InvalidTransition(_("This shop has no Stripe account set up for konbini payments."))
+    if not payer_name or not payer_email:
+        raise InvalidTransition(_("Konbini payment numbers need the customer's name and e-mail address."))
+    return Payment.objects.create(
+        shop=shop, method=Method.KONBINI, amount=amount, gateway_order_id=new_gateway_order_id(),
+        reference=reference, payer_name=payer_name, payer_email=payer_email,
+        status=Status.UNPROCESSED if requested else Status.AWAITING_APPROVAL)
+
+
+def issue_konbini_numbers(payment: Payment, *, by: Actor, idempotency_key: str | None = None):
+    """支払い番号の払い出し (Stripe create + confirm); afterwards payment.konbini_numbers holds them."""
+    op = execute(payment, spec_for(payment, OperationKind.ISSUE_NUMBERS), by, idempotency_key)
+    payment.refresh_from_db()
+    return op
 
 
 def start_wallet_checkout(payment: Payment, *, ret_url: str, by: Actor, idempotency_key: str | None = None):
@@ -108,10 +137,11 @@ def check_before_cancel(payment: Payment, *, by: Actor) -> None:
         "does now, then cancel again."))
 
 
-def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None, reason: str = ""):
+def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None, reason: str = "",
+                   context: dict | None = None):
     check_before_cancel(payment, by=by)
-    params = {"reason": reason} if payment.is_wallet and reason else {}
-    return execute(payment, spec_for(payment, OperationKind.CANCEL), by, idempotency_key, **params)
+    params = {"reason": reason} if (payment.is_wallet or payment.is_konbini) and reason else {}
+    return execute(payment, spec_for(payment, OperationKind.CANCEL), by, idempotency_key, context, **params)
 
 
 def _routed(kind: str, params: dict) -> tuple[str, dict]:

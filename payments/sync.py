@@ -69,6 +69,10 @@ def _resolvable(payment: Payment):
 def sync_payment(payment: Payment, *, actor: Actor, buyer_returned: bool = False) -> SyncResult:
     """`buyer_returned`: the buyer's browser came back from the wallet page (RetURL), so a transaction the
     PG still shows as unfinished was left there (要確認) rather than being in progress."""
+    if payment.is_konbini:
+        from payments.konbini_sync import sync_konbini  # Stripe's word instead of SearchTrade
+
+        return sync_konbini(payment, actor=actor)
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         actor.require(locked.shop_id, Perm.VIEW)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "orders",
     "reservations",
     "refunds",
+    "notices",
     "bulk",
     "batches",
     "api",
@@ -122,6 +123,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # Gateways. Per-shop settings may override the base URL; credentials live on the shop (encrypted).
 GMO_PG_BASE_URL = os.environ.get("GMO_PG_BASE_URL", "http://127.0.0.1:8765")
+# Stripe (konbini): the API base for shops without their own override; the demo's sandbox by default.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8765")
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+# Webhook signatures older than this are refused (Stripe's libraries default to 300 s).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300"))
+# The konbini poll re-asks Stripe about a voucher still awaiting payment at most this often.
+KONBINI_POLL_INTERVAL_SECONDS = int(os.environ.get("KONBINI_POLL_INTERVAL_SECONDS", "3600"))
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "30"))
 # A pending operation older than this is no longer in flight anywhere: sync may resolve it.
 PENDING_OPERATION_STALE_SECONDS = int(os.environ.get("PENDING_OPERATION_STALE_SECONDS", "120"))

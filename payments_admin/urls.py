@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from payments.notification_views import gmo_result_notification
+from payments.stripe_webhook_views import stripe_webhook
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -15,4 +16,5 @@ urlpatterns = [
     # The buyer's pages (signed links) and the PG's result notification: no login, no admin.
     path("checkout/", include("orders.checkout_urls")),
     path("gateways/gmo/notify/", gmo_result_notification, name="gmo-notify"),
+    path("gateways/stripe/webhook/<slug:shop_code>/", stripe_webhook, name="stripe-webhook"),
 ]

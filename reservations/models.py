@@ -1,6 +1,7 @@
 """Reservable events, their slots (capacity) and reservations (SPEC 4.2, seed 001).
 
-Payments are not linked yet: the payment work subscribes to reservations.signals.
+A reservation of a paid event holds its current payment (konbini through Stripe); a one-off payment
+request (単発決済) replaces it with a new one, the old one keeps its history (Payment.replaced_by).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import RETURN_VALUE, FSMField, transition
 
+from payments.models import Payment
 from shops.models import Shop
 
 
@@ -33,6 +35,11 @@ class Status(models.TextChoices):
     CONFIRMED = "confirmed", pgettext_lazy("reservation status", "Confirmed")  # 確定
     CANCELLED = "cancelled", pgettext_lazy("reservation status", "Cancelled")  # キャンセル
     WAITLISTED = "waitlisted", pgettext_lazy("reservation status", "Waitlisted")  # キャンセル待ち
+
+
+class PaymentMethod(models.TextChoices):
+    NONE = "none", _("No online payment")  # free, or paid on the day
+    KONBINI = "konbini", _("Konbini")  # コンビニ決済 (Stripe)
 
 
 # Statuses that occupy seats: a pending approval holds its seats so approving can never oversell.
@@ -88,6 +95,10 @@ class Reservation(models.Model):
     customer_name = models.CharField(_("customer"), max_length=200)
     customer_email = models.EmailField(_("customer e-mail"), blank=True)
     seats = models.PositiveIntegerField(_("party size (seats)"), validators=[MinValueValidator(1)])
+    payment_method = models.CharField(_("payment method"), max_length=20, choices=PaymentMethod.choices,
+                                      default=PaymentMethod.NONE)
+    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="reservation", verbose_name=_("payment"))
     # protected: the status only moves through the transitions below, which only services call.
     status = FSMField(_("status"), default=Status.PENDING_APPROVAL, choices=Status.choices, protected=True)
     created_at = models.DateTimeField(_("booked at"), auto_now_add=True)

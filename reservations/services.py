@@ -19,8 +19,10 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from payments.actors import Actor
+from payments.models import Payment
+from payments.services import create_konbini_payment
 from reservations.errors import InvalidSeats, InvalidTransition, SlotFull, UnknownReservation
-from reservations.models import AcceptanceMode, Reservation, ReservationEvent, Slot, Status
+from reservations.models import AcceptanceMode, PaymentMethod, Reservation, ReservationEvent, Slot, Status
 from reservations.selectors import seats_left, seats_taken
 from reservations.signals import reservation_cancelled, reservation_confirmed, send_on_commit
 from shops.roles import Perm
@@ -40,7 +42,7 @@ def _lock_slot(slot_id: int) -> Slot:
     return slot
 
 
-def _lock_reservation(reservation) -> tuple[Slot, Reservation]:
+def lock_reservation(reservation) -> tuple[Slot, Reservation]:
     """Lock the slot, then the reservation, and return both freshly read."""
     pk = _pk(reservation)
     # slot_id never changes, so reading it unlocked is safe; the status is re-read after the lock.
@@ -51,19 +53,19 @@ def _lock_reservation(reservation) -> tuple[Slot, Reservation]:
     return slot, Reservation.objects.select_for_update().get(pk=pk)
 
 
-def _record(reservation: Reservation, by: Actor, message: str) -> None:
+def record(reservation: Reservation, by: Actor, message: str) -> None:
     ReservationEvent.objects.create(reservation=reservation, message=message, actor_id=by.user_id,
                                     actor_label=by.label)
 
 
 def _moved(reservation: Reservation, by: Actor, message: str) -> None:
     reservation.save()
-    _record(reservation, by, message)
+    record(reservation, by, message)
     if reservation.status == Status.CONFIRMED:
         send_on_commit(reservation_confirmed, reservation)
 
 
-def _refuse_transition(reservation: Reservation, operation: str):
+def refuse_transition(reservation: Reservation, operation: str):
     # Whole sentences per operation, so the catalog can translate each one naturally.
     message = {
         "approve": _("This reservation is %(status)s; only a reservation pending approval can be approved."),
@@ -73,11 +75,18 @@ def _refuse_transition(reservation: Reservation, operation: str):
     return InvalidTransition(message % {"status": reservation.get_status_display()})
 
 
-def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor) -> Reservation:
+def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor,
+         payment_method: str = PaymentMethod.NONE) -> Reservation:
     """First-come → confirmed, approval → pending approval (holding seats); when full → waitlisted if the
-    event has a waitlist, else SlotFull. Nothing is written when refused."""
+    event has a waitlist, else SlotFull. Nothing is written when refused.
+
+    With konbini, the reservation's payment is created here with no numbers (承認後にコンビニ支払い番号を
+    発行); reservations.payment_flow issues them once the reservation is confirmed.
+    """
     if not isinstance(seats, int) or seats < 1:
         raise InvalidSeats()
+    if payment_method not in PaymentMethod.values:
+        raise InvalidTransition(_("Unknown payment method."))
     with transaction.atomic():
         slot = _lock_slot(_pk(slot))
         event = slot.event
@@ -96,9 +105,15 @@ def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor) -> Rese
         else:
             raise SlotFull(_("Only %(left)s seats are left in this slot; %(seats)s were asked for.")
                            % {"left": left, "seats": seats})
+        payment = None
+        if payment_method == PaymentMethod.KONBINI and event.price:
+            payment = create_konbini_payment(event.shop, amount=event.price * seats, reference=event.title[:40],
+                                             payer_name=name, payer_email=email, actor=by)
         reservation = Reservation.objects.create(
             slot=slot, shop_id=event.shop_id, customer_name=name, customer_email=email, seats=seats,
-            status=status, status_changed_at=timezone.now())
+            status=status, status_changed_at=timezone.now(), payment_method=payment_method, payment=payment)
+        if payment is not None:
+            Payment.objects.filter(pk=payment.pk).update(reference=f"R{reservation.pk} {event.title}"[:64])
         _moved(reservation, by, f"予約受付: {reservation.get_status_display()} ({seats}席)")
     return reservation
 
@@ -106,10 +121,10 @@ def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor) -> Rese
 def approve(reservation, by: Actor) -> Reservation:
     """承認: pending approval → confirmed. Its seats were held since booking, so no capacity check."""
     with transaction.atomic():
-        _slot, reservation = _lock_reservation(reservation)
+        _slot, reservation = lock_reservation(reservation)
         by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
         if not can_proceed(reservation.mark_approved):
-            raise _refuse_transition(reservation, "approve")
+            raise refuse_transition(reservation, "approve")
         reservation.mark_approved(at=timezone.now())
         _moved(reservation, by, "承認: 確定")
     return reservation
@@ -118,10 +133,10 @@ def approve(reservation, by: Actor) -> Reservation:
 def cancel(reservation, by: Actor, reason: str = "") -> list[Reservation]:
     """キャンセル: frees the seats and promotes the waitlist. Returns the reservations promoted."""
     with transaction.atomic():
-        slot, reservation = _lock_reservation(reservation)
+        slot, reservation = lock_reservation(reservation)
         by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
         if not can_proceed(reservation.mark_cancelled):
-            raise _refuse_transition(reservation, "cancel")
+            raise refuse_transition(reservation, "cancel")
         freed = reservation.holds_seats
         reservation.mark_cancelled(at=timezone.now())
         _moved(reservation, by, "キャンセル" + (f": {reason}" if reason else ""))
@@ -149,10 +164,10 @@ def _promote_waitlist(slot: Slot, by: Actor) -> list[Reservation]:
 def promote(reservation, by: Actor) -> Reservation:
     """Manual 繰り上げ of one waitlisted reservation (staff may pick one out of line) when its seats fit."""
     with transaction.atomic():
-        slot, reservation = _lock_reservation(reservation)
+        slot, reservation = lock_reservation(reservation)
         by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
         if not can_proceed(reservation.mark_promoted):
-            raise _refuse_transition(reservation, "promote")
+            raise refuse_transition(reservation, "promote")
         left = seats_left(slot)
         if reservation.seats > left:
             raise SlotFull(_("Only %(left)s seats are free; this reservation needs %(seats)s.")

@@ -14,16 +14,29 @@ class ShopForm(forms.ModelForm):
         help_text=_("Leave empty to keep the current password. It is stored encrypted and never shown."))
 
     gmo_base_url = forms.URLField(label=_("GMO base URL (override)"), required=False, assume_scheme="https")
+    stripe_secret_key = forms.CharField(
+        label=_("Stripe secret key"), required=False, widget=forms.PasswordInput(render_value=False),
+        help_text=_("sk_live_… or sk_test_…. Leave empty to keep the current key. Stored encrypted, never shown."))
+    stripe_webhook_secret = forms.CharField(
+        label=_("Stripe webhook signing secret"), required=False, widget=forms.PasswordInput(render_value=False),
+        help_text=_("whsec_…, from the webhook endpoint registered at Stripe. Leave empty to keep the current one."))
+    stripe_base_url = forms.URLField(label=_("Stripe API base URL (override)"), required=False,
+                                     assume_scheme="https")
 
     class Meta:
         model = Shop
         fields = ["name", "code", "capture_mode", "authorization_validity_days", "expiry_warning_days",
-                  "wallet_checkout_enabled", "wallet_auth_extension_enabled", "gmo_shop_id", "gmo_base_url"]
+                  "wallet_checkout_enabled", "wallet_auth_extension_enabled", "gmo_shop_id", "gmo_base_url",
+                  "stripe_base_url", "konbini_expires_after_days", "konbini_refunds_via_stripe"]
 
     def save(self, commit=True):
         shop = super().save(commit=False)
         if self.cleaned_data.get("gmo_shop_pass"):
             shop.set_gmo_shop_pass(self.cleaned_data["gmo_shop_pass"])
+        if self.cleaned_data.get("stripe_secret_key"):
+            shop.set_stripe_secret_key(self.cleaned_data["stripe_secret_key"])
+        if self.cleaned_data.get("stripe_webhook_secret"):
+            shop.set_stripe_webhook_secret(self.cleaned_data["stripe_webhook_secret"])
         if commit:
             shop.save()
         return shop

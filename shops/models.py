@@ -45,6 +45,18 @@ class Shop(models.Model):
     # Stored encrypted; read through `gmo_shop_pass`, never rendered back to a form.
     gmo_shop_pass_encrypted = models.TextField(_("GMO shop password (encrypted)"), blank=True, editable=False)
     gmo_base_url = models.URLField(_("GMO base URL (override)"), blank=True)
+    # Konbini through Stripe (SPEC 3.3). Both secrets are stored encrypted and never rendered back.
+    stripe_secret_key_encrypted = models.TextField(_("Stripe secret key (encrypted)"), blank=True, editable=False)
+    stripe_webhook_secret_encrypted = models.TextField(_("Stripe webhook signing secret (encrypted)"), blank=True,
+                                                       editable=False)
+    stripe_base_url = models.URLField(_("Stripe API base URL (override)"), blank=True)
+    konbini_expires_after_days = models.PositiveSmallIntegerField(
+        _("konbini payment deadline (days after the numbers are issued)"), default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(60)])
+    # Stripe can refund a paid konbini payment (it asks the customer for bank details by email, with a fee);
+    # off, a cancel after payment opens a manual refund task instead (SPEC 3.3's default).
+    konbini_refunds_via_stripe = models.BooleanField(_("konbini: refund paid payments through Stripe"),
+                                                     default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,6 +77,24 @@ class Shop(models.Model):
     @property
     def has_gmo_credentials(self) -> bool:
         return bool(self.gmo_shop_id and self.gmo_shop_pass_encrypted)
+
+    @property
+    def stripe_secret_key(self) -> str:
+        return crypto.decrypt(self.stripe_secret_key_encrypted) if self.stripe_secret_key_encrypted else ""
+
+    def set_stripe_secret_key(self, value: str) -> None:
+        self.stripe_secret_key_encrypted = crypto.encrypt(value)
+
+    @property
+    def stripe_webhook_secret(self) -> str:
+        return crypto.decrypt(self.stripe_webhook_secret_encrypted) if self.stripe_webhook_secret_encrypted else ""
+
+    def set_stripe_webhook_secret(self, value: str) -> None:
+        self.stripe_webhook_secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def accepts_konbini(self) -> bool:
+        return bool(self.stripe_secret_key_encrypted)
 
 
 class ShopMembership(models.Model):

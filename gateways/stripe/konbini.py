@@ -128,7 +128,7 @@ class StripeKonbiniGateway:
             raise InvalidKonbiniRequest("konbini needs the customer's name and email at confirmation")
         konbini: dict = {"expires_after_days": int(expires_after_days)}
         if product_description:
-            konbini["product_description"] = product_description
+            konbini["product_description"] = shown_at_store(product_description)
         params = {
             "amount": amount, "currency": "jpy", "confirm": True,
             "allowed_payment_method_types": ["konbini"],  # 16.x name; the response says payment_method_types
@@ -152,8 +152,26 @@ class StripeKonbiniGateway:
         return to_payment(self._call("cancel", lambda: self._client.v1.payment_intents.cancel(
             intent_id, params=params, options=options)))
 
-    def refund(self, intent_id: str, amount: int | None = None, idempotency_key: str | None = None) -> RefundResult:
-        params: dict = {"payment_intent": intent_id}
+    def find_created(self, event_type: str, ledger_key: str, since: int) -> dict | None:
+        """The object that a request carrying ``metadata[ledger_key]`` created, read from Stripe's event log.
+
+        How a create whose answer was lost is settled: by asking Stripe what exists, never by sending it again.
+        ``since``: Unix seconds a little before the request went out.
+        """
+        params: dict = {"type": event_type, "created": {"gte": int(since)}, "limit": 100}
+        while True:
+            page = _as_dict(self._call("events", lambda p=params: self._client.v1.events.list(params=p)))
+            for event in page.get("data") or []:
+                obj = _as_dict(event).get("data", {}).get("object") or {}
+                if (obj.get("metadata") or {}).get("ledger_key") == ledger_key:
+                    return obj
+            if not page.get("has_more") or not page.get("data"):
+                return None
+            params = {**params, "starting_after": _as_dict(page["data"][-1])["id"]}
+
+    def refund(self, intent_id: str, amount: int | None = None, idempotency_key: str | None = None,
+               metadata: dict[str, str] | None = None) -> RefundResult:
+        params: dict = {"payment_intent": intent_id, "metadata": dict(metadata or {})}
         if amount is not None:
             params["amount"] = amount
         options = {"idempotency_key": idempotency_key} if idempotency_key else {}
@@ -192,6 +210,20 @@ def check_amount(amount: int) -> None:
         raise AmountOutOfRange(f"amount must be an integer number of yen, got {amount!r}")
     if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
         raise AmountOutOfRange(f"konbini accepts {MIN_AMOUNT:,}-{MAX_AMOUNT:,} JPY; got {amount:,} JPY")
+
+
+def shown_at_store(text: str) -> str:
+    """Stripe's product description: at most 22 characters, all of them Shift_JIS (others are an error)."""
+    kept = "".join(ch for ch in text if _sjis(ch))
+    return kept[:22]
+
+
+def _sjis(ch: str) -> bool:
+    try:
+        ch.encode("shift_jis")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def to_payment(intent) -> KonbiniPayment:
