@@ -6,6 +6,7 @@ from celery import shared_task
 
 from batches import fanout
 from batches.expiry import run_authorization_expiry
+from batches.konbini import run_konbini_deadlines
 
 
 @shared_task(name="batches.gateway_status_sync")
@@ -23,6 +24,15 @@ def gateway_status_sync_chunk(run_id: int, ids: list[int]) -> dict:
 @shared_task(name="batches.authorization_expiry")
 def authorization_expiry() -> dict:
     report = run_authorization_expiry()
+    if report is None:
+        return {"skipped": "another run holds the lock"}
+    return {"processed": report.processed, "failed": report.failed}
+
+
+@shared_task(name="batches.konbini_deadlines")
+def konbini_deadlines() -> dict:
+    """Poll Stripe for expired vouchers and missed webhooks (SPEC 3.3); schedule: migration 0004."""
+    report = run_konbini_deadlines()
     if report is None:
         return {"skipped": "another run holds the lock"}
     return {"processed": report.processed, "failed": report.failed}

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from bulk.models import KIND_PERMS, BulkRun
 from payments import card_rules
 from payments.card_rules import JOB_LABELS
-from payments.models import CANCELLED, LIVE_CAPTURED, WALLET_METHODS, OperationKind, Status
+from payments.models import CANCELLED, LIVE_CAPTURED, WALLET_METHODS, Method, OperationKind, Status
 from shops.selectors import user_can
 
 READ_CHUNK = 2000
@@ -75,6 +75,10 @@ def judge(kind: str, row: Row, permitted: bool, now: datetime) -> Verdict:
                                                     "payment's shop."), enters_run=False)
     if row.method in WALLET_METHODS:
         return _judge_wallet(kind, row)
+    if row.method == Method.KONBINI:
+        # Nothing to capture, and a cancel belongs with its reservation (seats, waitlist, the customer's mail).
+        return Verdict(skip=f"konbini_{kind}", reason=_("Konbini payments are operated from their reservation "
+                                                        "page."))
     operation = OperationKind.CAPTURE if kind == BulkRun.Kind.CAPTURE else OperationKind.CANCEL
     verdict = card_rules.availability(operation, row.status, authorized_at=row.authorized_at,
                                       validity_days=row.validity_days, now=now)

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy
 
 from bulk.admin_actions import bulk_cancel, bulk_capture, hide_unpermitted
 from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
 from payments.formatting import yen
+from payments.konbini_display import store_rows
 from payments.models import Payment, PaymentOperation, status_label
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
+
+# A business app links a payment to the page where it is operated (payments knows no reservation or order):
+# each function returns (label, url) for a payment of its own, else None.
+OWNER_LINKS: list[Callable[[Payment], tuple[str, str] | None]] = []
+KONBINI_FIELDS = ["operated_from", "external_id", "payment_deadline", "konbini_numbers_table"]
+
+
+def register_owner_link(function):
+    if function not in OWNER_LINKS:
+        OWNER_LINKS.append(function)
+    return function
 
 
 class OperationInline(ReadOnlyScopedInline, admin.TabularInline):
@@ -72,6 +87,38 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
     @admin.display(description=gettext_lazy("refunded (JPY)"))
     def refunded_yen(self, obj):
         return yen(obj.refunded_amount)
+
+    # --- konbini: what the customer takes to the store, and where the payment is operated ----------------
+
+    def get_fields(self, request, obj=None):
+        return [*KONBINI_FIELDS, *self.fields] if obj is not None and obj.is_konbini else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description=gettext_lazy("operated from"))
+    def operated_from(self, obj):
+        links = [found for link in OWNER_LINKS if (found := link(obj))]
+        if not links:
+            return "—"
+        return format_html_join(" ", '<a href="{1}" class="owner-link">{0}</a>', links)
+
+    @admin.display(description=gettext_lazy("konbini payment numbers"))
+    def konbini_numbers_table(self, obj):
+        numbers = obj.konbini_numbers or {}
+        rows = [(row["name"], row.get("payment_code", ""), row.get("confirmation_number") or "—")
+                for row in store_rows(obj)]
+        if not rows:
+            return "—"
+        table = format_html('<table class="konbini-numbers"><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>',
+                            gettext_lazy("Store"), gettext_lazy("Payment number"),
+                            gettext_lazy("Confirmation number"),
+                            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
+        voucher = numbers.get("hosted_voucher_url")
+        if voucher:
+            table = format_html('{}<p><a href="{}" rel="noopener" target="_blank">{}</a></p>', table, voucher,
+                                gettext_lazy("Stripe's payment voucher page"))
+        return table
 
     def get_urls(self):
         return [*self.operation_urls(), *super().get_urls()]

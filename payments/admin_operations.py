@@ -48,6 +48,10 @@ def operation_label(payment: Payment, kind: str) -> str:
 
 
 def page_operations(payment: Payment) -> list[str]:
+    if payment.is_konbini:
+        # Operated from its reservation (cancel goes with the seats; numbers follow the confirmation): a cancel
+        # from here would leave the reservation confirmed with a dead payment.
+        return []
     return list(WALLET_PAGE_OPERATIONS) if payment.is_wallet else PAGE_OPERATIONS
 
 

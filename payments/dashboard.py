@@ -26,7 +26,8 @@ Today's money (the Asia/Tokyo calendar day of the operation's start, `created_at
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
@@ -162,6 +163,29 @@ class Money:
 
 
 @dataclass(frozen=True)
+class LinkedFigure:
+    """A business app's "needs attention" count, with the link to its own filtered list."""
+
+    key: str
+    label: str
+    count: int
+    url: str
+
+
+# Business apps add their "needs attention" counts here (e.g. reservations whose konbini payment expired
+# while they stay confirmed): payments knows no reservation, so each app registers a function
+# (user's shops, now) -> LinkedFigure, one query each.
+AttentionSource = Callable[[object, datetime], LinkedFigure]
+ATTENTION_SOURCES: list[AttentionSource] = []
+
+
+def register_attention_source(source: AttentionSource) -> AttentionSource:
+    if source not in ATTENTION_SOURCES:
+        ATTENTION_SOURCES.append(source)
+    return source
+
+
+@dataclass(frozen=True)
 class Dashboard:
     day: date
     shop_names: list[str]
@@ -171,6 +195,7 @@ class Dashboard:
     attention: list[Figure]
     captured: Money
     refunded: Money
+    business_attention: list[LinkedFigure] = field(default_factory=list)
 
 
 def jst_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -231,7 +256,8 @@ def payment_counts(shops, now: datetime) -> tuple[list[Figure], list[Figure]]:
 
 
 def dashboard_for(user, now: datetime | None = None) -> Dashboard | None:
-    """The dashboard of the user's shops (three queries whatever the data), or None without shops."""
+    """The dashboard of the user's shops (three queries, plus one per attention source, whatever the data),
+    or None without shops."""
     now = now or timezone.now()
     shops = shops_for_user(user)
     names = list(shops.order_by("name").values_list("name", flat=True)[:SHOP_NAMES_SHOWN + 1])
@@ -241,4 +267,5 @@ def dashboard_for(user, now: datetime | None = None) -> Dashboard | None:
     captured, refunded = money_today(shops, now)
     return Dashboard(day=timezone.localtime(now, JST).date(), shop_names=names[:SHOP_NAMES_SHOWN],
                      more_shops=len(names) > SHOP_NAMES_SHOWN, total=sum(f.count for f in statuses),
-                     statuses=statuses, attention=attention, captured=captured, refunded=refunded)
+                     statuses=statuses, attention=attention, captured=captured, refunded=refunded,
+                     business_attention=[source(shops, now) for source in ATTENTION_SOURCES])

@@ -31,6 +31,8 @@ NOTHING_AT_STRIPE, CANCEL_INTENT, STRIPE_REFUND, MANUAL_REFUND = "NONE", "CANCEL
 ISSUE = "ISSUE"
 # How far before the operation's start the event log is searched (clocks of two machines).
 CLOCK_SLACK = timedelta(minutes=5)
+# Stripe's event list may lag a request by moments: "no such create" is believed only after this long.
+EVENT_LOG_SETTLE = timedelta(minutes=2)
 
 
 def check_konbini_amount(amount) -> int:
@@ -108,8 +110,11 @@ class IssueNumbers(KonbiniOperationSpec):
         payment.konbini_numbers_issued(at)
 
     def outcome(self, gateway, payment, op, intent):
-        # The sync looked the intent up by this operation's key: none at Stripe means the create never ran.
-        return intent is not None
+        # The sync looked the intent up by this operation's key: none at Stripe means the create never ran,
+        # once the event log has had time to show it (settling "not applied" too early could issue twice).
+        if intent is not None:
+            return True
+        return False if op.created_at < timezone.now() - EVENT_LOG_SETTLE else None
 
 
 def record_voucher(payment: Payment, result: KonbiniPayment) -> None:
@@ -160,7 +165,7 @@ class KonbiniCancel(KonbiniOperationSpec):
         if plan.job == STRIPE_REFUND:
             refund = self.gateway(payment).refund(payment.external_id, plan.amount, idempotency_key=key,
                                                   metadata={"payment_id": str(payment.pk), "ledger_key": key})
-            return TransactionResult(status="refund_" + refund.status, amount=refund.amount,
+            return TransactionResult(status=refund_word(refund.status), amount=refund.amount,
                                      access_id=refund.refund_id, raw=refund.raw)
         return TransactionResult(status=payment.gateway_status, amount=payment.amount, processed_at=timezone.now())
 
@@ -183,6 +188,11 @@ class KonbiniCancel(KonbiniOperationSpec):
                 return True
             return False if intent.status in ("requires_action", "succeeded", "requires_payment_method") else None
         return gateway.find_created("refund.created", op.idempotency_key, since_for(op)) is not None
+
+
+def refund_word(status: str) -> str:
+    """The refund's status as the ledger's gateway status (20 characters: "refund_requires_action" is 22)."""
+    return {"requires_action": "refund_needs_action"}.get(status, f"refund_{status}")[:20]
 
 
 KONBINI_SPECS = {OperationKind.ISSUE_NUMBERS: IssueNumbers(), OperationKind.CANCEL: KonbiniCancel()}

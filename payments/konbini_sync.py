@@ -97,6 +97,8 @@ def _apply(payment: Payment, check: PaymentOperation, intent: KonbiniPayment | N
             # Something moved the payment while Stripe was asked; this answer may predate it. Ask again later.
             result.in_flight = True
             check.resolution = "the payment changed while Stripe was asked; this answer was not applied"
+            # This check moved nothing: its row must not read as the transition another operation made.
+            check.status_before = locked.status
         else:
             ops, result.in_flight = _resolvable(locked)
             for op in ops:

@@ -43,9 +43,11 @@ def record_event(shop, event: dict) -> tuple[StripeEvent, bool]:
 def process_event(event_pk: int) -> str:
     """Apply one recorded event: find the payment and align it with Stripe. Idempotent; safe to run twice."""
     with transaction.atomic():
-        event = StripeEvent.objects.select_for_update(skip_locked=True).filter(pk=event_pk).first()
+        # Wait for the lock, never skip it: a duplicate delivery holds this row for a moment to count
+        # itself, and skipping would leave the event unprocessed (duplicates are not enqueued).
+        event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
         if event is None:
-            return "busy"  # another worker holds it
+            return "gone"
         if event.processed_at:
             return event.result or "done"
         if not event.type.startswith(RELEVANT_PREFIXES):

@@ -1,25 +1,26 @@
-"""Admin actions approve / cancel / promote: a confirm page listing what will happen, then the services.
+"""Admin actions approve / cancel / promote: a confirm page listing what will happen to each reservation and
+its money (reservations.admin_effects), then reservations.payment_flow (reservations.admin_run).
 
 Like Django's delete confirmation, the confirm form posts back to the changelist with the same action and
 selected ids (plus `confirmed`), so the queryset is rebuilt by ReservationAdmin.get_queryset and stays
-scoped to the user's shops. Every change goes through reservations.services, which lock, check the
-permission and the transition again: the confirm page is only a preview.
+scoped to the user's shops. payment_flow locks, checks the permission and the transition again and does
+the payment's side (numbers issued, PaymentIntent cancelled, refund): the confirm page is only a preview.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from payments.actors import Actor
-from payments.errors import PaymentError
-from reservations import services
-from reservations.models import HOLDING, Reservation, Slot, Status, WaitlistPromotion
+from reservations.admin_effects import effect
+from reservations.admin_run import run
+from reservations.models import Reservation, Slot
 from reservations.selectors import with_seats_taken
 from shops.roles import Perm
 from shops.selectors import shops_for_user, user_can
@@ -32,11 +33,7 @@ class Preview:
     reservation: Reservation
     outcome: str
     possible: bool
-
-
-def _promotion_target(reservation: Reservation) -> str:
-    to_confirmed = reservation.slot.event.waitlist_promotion == WaitlistPromotion.TO_CONFIRMED
-    return str((Status.CONFIRMED if to_confirmed else Status.PENDING_APPROVAL).label)
+    money: str = ""
 
 
 def _free_seats_by_slot(queryset) -> dict[int, int]:
@@ -46,48 +43,14 @@ def _free_seats_by_slot(queryset) -> dict[int, int]:
 
 
 def _preview(operation: str, reservation: Reservation, user, free_seats: dict[int, int]) -> Preview:
-    status = reservation.get_status_display()
-    if not user_can(user, reservation.shop_id, Perm.APPROVE_RESERVATIONS):
-        return Preview(reservation, _("Skipped: you may not manage reservations of this shop."), False)
-    if operation == "approve":
-        if reservation.status != Status.PENDING_APPROVAL:
-            return Preview(reservation, _("Skipped: it is %(status)s.") % {"status": status}, False)
-        return Preview(reservation, _("%(status)s → %(target)s") % {
-            "status": status, "target": Status.CONFIRMED.label}, True)
-    if operation == "cancel":
-        if reservation.status == Status.CANCELLED:
-            return Preview(reservation, _("Skipped: it is already cancelled."), False)
-        outcome = _("%(status)s → %(target)s") % {"status": status, "target": Status.CANCELLED.label}
-        if reservation.status in HOLDING:
-            outcome += " " + _("(frees %(seats)s seats; the waitlist is promoted in order where they fit)") % {
-                "seats": reservation.seats}
-        return Preview(reservation, outcome, True)
-    if reservation.status != Status.WAITLISTED:
-        return Preview(reservation, _("Skipped: it is %(status)s.") % {"status": status}, False)
-    left = free_seats[reservation.slot_id]
-    if reservation.seats > left:
-        return Preview(reservation, _("Skipped: only %(left)s seats are free.") % {"left": left}, False)
-    return Preview(reservation, _("%(status)s → %(target)s") % {
-        "status": status, "target": _promotion_target(reservation)}, True)
-
-
-def _run(operation: str, reservation: Reservation, actor: Actor, reason: str) -> str:
-    if operation == "approve":
-        services.approve(reservation, actor)
-        return _("%(who)s approved.") % {"who": reservation.customer_name}
-    if operation == "cancel":
-        promoted = services.cancel(reservation, actor, reason)
-        done = _("%(who)s cancelled.") % {"who": reservation.customer_name}
-        if promoted:
-            done += " " + _("Promoted from the waitlist: %(names)s.") % {
-                "names": ", ".join(r.customer_name for r in promoted)}
-        return done
-    services.promote(reservation, actor)
-    return _("%(who)s promoted from the waitlist.") % {"who": reservation.customer_name}
+    found = effect(operation, reservation, user, free_seats=free_seats.get(reservation.slot_id))
+    if not found.allowed:
+        return Preview(reservation, _("Skipped: %(reason)s") % {"reason": found.reason}, False)
+    return Preview(reservation, found.outcome, True, found.money)
 
 
 def _confirm_then_run(operation: str, title: str, modeladmin, request, queryset):
-    queryset = queryset.select_related("slot__event", "shop").order_by("created_at", "id")
+    queryset = queryset.select_related("slot__event", "shop", "payment__shop").order_by("created_at", "id")
     if not request.POST.get("confirmed"):
         free_seats = _free_seats_by_slot(queryset) if operation == "promote" else {}
         context = {
@@ -104,11 +67,9 @@ def _confirm_then_run(operation: str, title: str, modeladmin, request, queryset)
     actor = Actor.for_user(request.user)
     reason = request.POST.get("reason", "").strip()
     for reservation in queryset:
-        try:
-            modeladmin.message_user(request, _run(operation, reservation, actor, reason), messages.SUCCESS)
-        except PaymentError as error:
-            # One refusal (changed meanwhile, not permitted, no seats) does not stop the others.
-            modeladmin.message_user(request, f"{reservation.customer_name}: {error.message}", messages.ERROR)
+        # One refusal (changed meanwhile, not permitted, no seats) does not stop the others.
+        level, text = run(operation, reservation, actor, reason=reason)
+        modeladmin.message_user(request, text, level)
     return None  # back to the changelist, messages shown there
 
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from gateways.stripe.konbini import STORES
 from notices.services import queue_notice
+from payments.konbini_display import store_rows
 
-STORE_NAMES = {"familymart": _("FamilyMart"), "lawson": _("Lawson"), "ministop": _("Ministop"),
-               "seicomart": _("Seicomart")}
-
-
-def store_rows(payment) -> list[dict]:
-    """The per-store numbers in a fixed order, with the chain's name, for pages and mails."""
-    stores = (payment.konbini_numbers or {}).get("stores") or {}
-    return [{"name": STORE_NAMES[s], **stores[s]} for s in STORES if stores.get(s)]
+__all__ = ["numbers_notice", "payment_request_notice", "store_rows"]
 
 
 def numbers_notice(reservation, payment) -> None:

@@ -8,7 +8,6 @@ cannot take money on it any more (a failed konbini PaymentIntent needs a new con
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from payments.actors import Actor
@@ -47,7 +46,6 @@ def send_payment_request(reservation, *, by: Actor) -> Reservation:
         old.version += 1
         old.save(update_fields=["replaced_by", "version", "updated_at"])
         locked.payment = new
-        locked.status_changed_at = locked.status_changed_at or timezone.now()
         locked.save(update_fields=["payment"])
         services.record(locked, by, f"単発決済: 支払い依頼を送信 (¥{new.amount:,})")
         payment_request_notice(locked, new, absolute(payment_request_path(new)))
@@ -58,4 +56,8 @@ def issue_requested_numbers(payment, *, by: Actor):
     """The customer opened the request's page and asked for numbers: issue them (deadline from now)."""
     if payment.status != Status.UNPROCESSED:
         raise InvalidTransition(_("The payment numbers of this request were already issued."))
+    reservation = Reservation.objects.filter(payment=payment).first()
+    if reservation is None or reservation.status != ReservationStatus.CONFIRMED:
+        # Cancelled (or replaced) since the link was sent: nothing is owed any more.
+        raise InvalidTransition(_("This payment request is no longer open: the reservation is not confirmed."))
     return issue_konbini_numbers(payment, by=by)

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 WEB_PORT="${WEB_PORT:-8000}"
 SANDBOX_PORT="${SANDBOX_PORT:-8765}"
 export GMO_PG_BASE_URL="${GMO_PG_BASE_URL:-http://127.0.0.1:${SANDBOX_PORT}}"
+export STRIPE_API_BASE="${STRIPE_API_BASE:-http://127.0.0.1:${SANDBOX_PORT}}"
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${WEB_PORT}}"
+export ADMIN_BASE_URL="${ADMIN_BASE_URL:-http://127.0.0.1:${WEB_PORT}}"
 PY=.venv/bin/python
 mkdir -p var/log var/celery-broker/processed
 

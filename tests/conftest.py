@@ -63,6 +63,7 @@ def sandbox(sandbox_server, settings) -> SandboxControl:
     control = SandboxControl(sandbox_server.url)
     control.reset()
     settings.GMO_PG_BASE_URL = sandbox_server.url
+    settings.STRIPE_API_BASE = sandbox_server.url
     settings.GATEWAY_TIMEOUT_SECONDS = 3
     return control
 

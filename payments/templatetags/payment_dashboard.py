@@ -52,4 +52,5 @@ def payment_dashboard(context) -> DashboardView | None:
         return Link(figure.key, figure.label, figure.count, f"{changelist}?{urlencode({param: figure.key})}")
 
     return DashboardView(data=data, statuses=[link(f, "status__exact") for f in data.statuses],
-                         attention=[link(f, ATTENTION_PARAM) for f in data.attention])
+                         attention=[link(f, ATTENTION_PARAM) for f in data.attention]
+                         + [Link(f.key, f.label, f.count, f.url) for f in data.business_attention])

@@ -115,6 +115,7 @@ def test_shop_password_is_write_only(admin_client, shop):
     assert "pass1234" not in page and shop.gmo_shop_pass_encrypted not in page
     data = {"name": shop.name, "code": shop.code, "capture_mode": "authorize", "authorization_validity_days": 90,
             "expiry_warning_days": 7, "gmo_shop_id": shop.gmo_shop_id, "gmo_base_url": "", "gmo_shop_pass": "",
+            "konbini_expires_after_days": 3, "stripe_secret_key": "sk_test_secret_1", "stripe_webhook_secret": "",
             "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0}
     admin_client.post(reverse("admin:shops_shop_change", args=[shop.pk]), data)
     assert Shop.objects.get(pk=shop.pk).gmo_shop_pass == "pass1234"  # empty field keeps it
@@ -122,6 +123,13 @@ def test_shop_password_is_write_only(admin_client, shop):
     admin_client.post(reverse("admin:shops_shop_change", args=[shop.pk]), data)
     stored = Shop.objects.get(pk=shop.pk)
     assert stored.gmo_shop_pass == "newpass9" and "newpass9" not in stored.gmo_shop_pass_encrypted
+    # The Stripe secret key is write-only too: stored encrypted, kept when left empty, never rendered back.
+    assert stored.stripe_secret_key == "sk_test_secret_1" and "sk_test_secret_1" not in stored.stripe_secret_key_encrypted
+    data["stripe_secret_key"] = ""
+    admin_client.post(reverse("admin:shops_shop_change", args=[shop.pk]), data)
+    assert Shop.objects.get(pk=shop.pk).stripe_secret_key == "sk_test_secret_1"
+    page = admin_client.get(reverse("admin:shops_shop_change", args=[shop.pk])).content.decode()
+    assert "sk_test_secret_1" not in page
 
 
 def test_english_is_available_by_choice(client, shop, sandbox, operator):

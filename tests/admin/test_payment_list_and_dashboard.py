@@ -338,7 +338,8 @@ def test_dashboard_figures_and_links(client, shop, other_shop, operator):
         statuses = {f.key: f.count for f in figures.statuses}
         assert statuses == {"unprocessed": 1, "authorized": 3, "captured": 1, "captured_immediately": 1,
                             "voided": 1, "returned": 0, "returned_across_month": 0, "auth_expired": 1, "failed": 0,
-                            "needs_confirmation": 0, "cancelled": 0, "capture_failed": 0, "payment_failed": 0}
+                            "needs_confirmation": 0, "cancelled": 0, "capture_failed": 0, "payment_failed": 0,
+                            "awaiting_approval": 0, "awaiting_payment": 0, "paid": 0, "expired": 0}
         attention = {f.key: f.count for f in figures.attention}
         assert attention == {"unresolved": 1, "capture_failed": 1, "expiring": 1, "expired": 2}
 

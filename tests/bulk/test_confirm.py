@@ -165,3 +165,17 @@ def test_confirm_page_queries_do_not_grow_with_the_selection(client, shop, other
     large = rows(shop, 60) + rows(other_shop, 60, status=Status.CAPTURED, captured=True)
     _confirm_queries(client, [p.pk for p in small])  # warm the session / permission caches alike
     assert _confirm_queries(client, [p.pk for p in small]) == _confirm_queries(client, [p.pk for p in large])
+
+
+@pytest.mark.parametrize("action", ["capture", "cancel"])
+def test_konbini_payments_are_skipped_with_where_to_operate_them(client, shop, operator, english, action):
+    konbini = rows(shop, 2, status=Status.AWAITING_PAYMENT)
+    Payment.objects.filter(pk__in=[p.pk for p in konbini]).update(method="konbini")
+    client.force_login(operator)
+
+    summary = post_action(client, action, [p.pk for p in konbini]).context["summary"]
+
+    assert (summary.included, summary.skipped_count) == (0, 2)
+    assert [reason for reason, _count in summary.skipped_lines] == [
+        "Konbini payments are operated from their reservation page."]
+    assert not BulkRun.objects.exists()

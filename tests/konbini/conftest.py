@@ -35,4 +35,6 @@ def webhooks_to_us(konbini_shop, sandbox, live_server, eager_tasks):
     """The sandbox delivers the shop's signed events to our endpoint on the live server."""
     url = f"{live_server.url}/gateways/stripe/webhook/{konbini_shop.code}/"
     sandbox.stripe_set_webhook(url, WEBHOOK_SECRET, api_key=DEFAULT_KEYS[0], interval_seconds=0.05)
-    return url
+    yield url
+    # Late deliveries must not reach the live server after the test's data is gone.
+    sandbox.reset()  # a new generation: in-flight retries stop too

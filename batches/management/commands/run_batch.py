@@ -1,9 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from batches.expiry import run_authorization_expiry
+from batches.konbini import run_konbini_deadlines
 from batches.status_sync import run_status_sync
 
-BATCHES = {"gateway_status_sync": run_status_sync, "authorization_expiry": run_authorization_expiry}
+BATCHES = {"gateway_status_sync": run_status_sync, "authorization_expiry": run_authorization_expiry,
+           "konbini_deadlines": run_konbini_deadlines}
 
 
 class Command(BaseCommand):

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         zakka, events = self.create_shops()
         self.create_logins(zakka, events)
         self.seed_orders(zakka, events)
+        call_command("seed_demo_reservations", sandbox_url=sandbox_url, shop=events.code, stdout=self.stdout)
         _, raw = ShopApiToken.issue(zakka, "demo")
         self.stdout.write(f"API token for shop 'zakka': {raw}")
         counts = {}
@@ -65,7 +67,8 @@ class Command(BaseCommand):
             user = User.objects.create_user(username, password=password, is_staff=True,
                                             is_superuser=role is None)
             if role:
-                ShopMembership.objects.create(user=user, shop=zakka, role=role)
+                for shop in (zakka, events):
+                    ShopMembership.objects.create(user=user, shop=shop, role=role)
 
     def order(self, shop, n, card="4111111111111111", days_ago=0):
         name, price = PRODUCTS[n % len(PRODUCTS)]
