@@ -18,18 +18,16 @@ The reservation is never touched: after an expiry it stays 確定 and staff deci
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from batches.runs import RunReport, recorded_run
-from batches.status_sync import chunked_ids, retry_reads
+from batches.status_sync import chunked_ids, each_in_threads, retry_reads
 from notices.services import send_unsent
 from payments.actors import Actor
 from payments.errors import PaymentError
@@ -184,37 +182,9 @@ def issue_one(run: _Run, pk: int) -> None:
 
 # ---- the run ---------------------------------------------------------------------------------------------
 
-def _each(ids: list[int], work, workers: int) -> None:
-    """`work(pk)` for every id, over a few threads: the Stripe round trips overlap."""
-    if workers <= 1 or len(ids) <= 1:
-        for pk in ids:
-            work(pk)
-        return
-    todo: queue.Queue[int] = queue.Queue()
-    for pk in ids:
-        todo.put(pk)
-
-    def worker():
-        try:
-            while True:
-                try:
-                    pk = todo.get_nowait()
-                except queue.Empty:
-                    return
-                work(pk)
-        finally:
-            connection.close()  # each thread has its own connection
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(workers, len(ids)))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
 def _walk(qs, work, run: _Run, chunk_size: int, workers: int) -> None:
     for ids in chunked_ids(qs, chunk_size):
-        _each(ids, work, workers)
+        each_in_threads(ids, work, workers)
         run.report.heartbeat()
 
 

@@ -104,23 +104,24 @@ def record_differences(payment: Payment, result: SyncResult) -> int:
     return found
 
 
-def _process(ids: list[int], report: RunReport, lock: threading.Lock, workers: int) -> None:
-    if workers <= 1:
+def each_in_threads(ids: list[int], work, workers: int) -> None:
+    """`work(pk)` for every id over a few threads, so the gateway round trips overlap (one DB connection each)."""
+    if workers <= 1 or len(ids) <= 1:
         for pk in ids:
-            _sync_one(pk, report, lock)
+            work(pk)
         return
-    work: queue.Queue[int] = queue.Queue()
+    todo: queue.Queue[int] = queue.Queue()
     for pk in ids:
-        work.put(pk)
+        todo.put(pk)
 
     def worker():
         try:
             while True:
                 try:
-                    pk = work.get_nowait()
+                    pk = todo.get_nowait()
                 except queue.Empty:
                     return
-                _sync_one(pk, report, lock)
+                work(pk)
         finally:
             connection.close()  # each thread has its own connection
 
@@ -129,6 +130,10 @@ def _process(ids: list[int], report: RunReport, lock: threading.Lock, workers: i
         t.start()
     for t in threads:
         t.join()
+
+
+def _process(ids: list[int], report: RunReport, lock: threading.Lock, workers: int) -> None:
+    each_in_threads(ids, lambda pk: _sync_one(pk, report, lock), workers)
 
 
 def _sync_one(pk: int, report: RunReport, lock: threading.Lock) -> None:

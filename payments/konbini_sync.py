@@ -8,23 +8,20 @@ event only says WHICH payment to look at; the PaymentIntent is read fresh and ap
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from gateways.base import GatewayNotSent, GatewayOutcomeUnknown, GatewayRefused, TransactionNotFound
+from gateways.base import TransactionNotFound
 from gateways.stripe.konbini import KonbiniPayment
 from payments.actors import Actor
-from payments.errors import GatewayDeclined, GatewayUnavailable
 from payments.gateway_factory import konbini_gateway_for
 from payments.konbini_operations import record_voucher, since_for
 from payments.ledger import lock_payment, plan_of
 from payments.models import OperationKind, OperationState, Payment, PaymentOperation, Status
 from payments.signals import notify_payment_changed
 from payments.specs import spec_for
-from payments.sync import SyncResult, _fail_check, _resolvable
+from payments.sync import SyncResult, _resolvable, failing_check, open_check
 from shops.roles import Perm
 
 # Stripe's PaymentIntent status -> ours. requires_payment_method is "expired" only with the failed attempt
@@ -48,21 +45,12 @@ def sync_konbini(payment: Payment, *, actor: Actor) -> SyncResult:
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         actor.require(locked.shop_id, Perm.VIEW)
-        check = PaymentOperation.objects.create(
-            payment=locked, kind=OperationKind.SYNC, idempotency_key=f"sync:{uuid.uuid4()}",
-            gateway_job="retrieve", amount=locked.amount, previous_amount=locked.amount,
-            status_before=locked.status, actor_id=actor.user_id, actor_label=actor.label)
+        check = open_check(locked, actor, "retrieve")
         seen_version = locked.version
         open_ops = list(locked.operations.unresolved().order_by("created_at", "id"))
     gateway = konbini_gateway_for(locked.shop)
-    try:
+    with failing_check(check):
         intent, verdicts = _ask_stripe(gateway, locked, open_ops)
-    except GatewayRefused as exc:
-        _fail_check(check, exc.codes)
-        raise GatewayDeclined(str(exc), gateway_code=exc.codes, operation=check) from exc
-    except (GatewayNotSent, GatewayOutcomeUnknown) as exc:
-        _fail_check(check, "", str(exc))
-        raise GatewayUnavailable(operation=check) from exc
     return _apply(payment, check, intent, verdicts, seen_version)
 
 

@@ -8,6 +8,7 @@ it cannot explain (an amount no operation accounts for) instead of guessing.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -76,23 +77,35 @@ def sync_payment(payment: Payment, *, actor: Actor, buyer_returned: bool = False
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         actor.require(locked.shop_id, Perm.VIEW)
-        check = PaymentOperation.objects.create(
-            payment=locked, kind=OperationKind.SYNC, idempotency_key=f"sync:{uuid.uuid4()}",
-            gateway_job="SearchTrade", amount=locked.amount, previous_amount=locked.amount,
-            status_before=locked.status, actor_id=actor.user_id, actor_label=actor.label,
-        )
+        check = open_check(locked, actor, "SearchTrade")
         seen_version = locked.version
+    with failing_check(check):
+        try:
+            trade = gateway_for(locked).search(locked.gateway_order_id)
+        except TransactionNotFound:
+            trade = None
+    return _apply_trade(payment, check, trade, buyer_returned, seen_version)
+
+
+def open_check(locked: Payment, actor: Actor, job: str) -> PaymentOperation:
+    """The ledger row of a status check (never blocks other operations; see OperationQuerySet.unresolved)."""
+    return PaymentOperation.objects.create(
+        payment=locked, kind=OperationKind.SYNC, idempotency_key=f"sync:{uuid.uuid4()}", gateway_job=job,
+        amount=locked.amount, previous_amount=locked.amount, status_before=locked.status,
+        actor_id=actor.user_id, actor_label=actor.label)
+
+
+@contextmanager
+def failing_check(check: PaymentOperation):
+    """Record a check the gateway refused or could not answer, and raise the caller's error for it."""
     try:
-        trade = gateway_for(locked).search(locked.gateway_order_id)
-    except TransactionNotFound:
-        trade = None
+        yield
     except GatewayRefused as exc:
         _fail_check(check, exc.codes)
         raise GatewayDeclined(str(exc), gateway_code=exc.codes, operation=check) from exc
     except (GatewayNotSent, GatewayOutcomeUnknown) as exc:
         _fail_check(check, "", str(exc))
         raise GatewayUnavailable(operation=check) from exc
-    return _apply_trade(payment, check, trade, buyer_returned, seen_version)
 
 
 def _fail_check(check: PaymentOperation, code: str, message: str = "") -> None:

@@ -124,7 +124,8 @@ def test_shop_password_is_write_only(admin_client, shop):
     stored = Shop.objects.get(pk=shop.pk)
     assert stored.gmo_shop_pass == "newpass9" and "newpass9" not in stored.gmo_shop_pass_encrypted
     # The Stripe secret key is write-only too: stored encrypted, kept when left empty, never rendered back.
-    assert stored.stripe_secret_key == "sk_test_secret_1" and "sk_test_secret_1" not in stored.stripe_secret_key_encrypted
+    assert stored.stripe_secret_key == "sk_test_secret_1"
+    assert "sk_test_secret_1" not in stored.stripe_secret_key_encrypted
     data["stripe_secret_key"] = ""
     admin_client.post(reverse("admin:shops_shop_change", args=[shop.pk]), data)
     assert Shop.objects.get(pk=shop.pk).stripe_secret_key == "sk_test_secret_1"

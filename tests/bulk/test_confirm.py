@@ -168,12 +168,12 @@ def test_confirm_page_queries_do_not_grow_with_the_selection(client, shop, other
 
 
 @pytest.mark.parametrize("action", ["capture", "cancel"])
-def test_konbini_payments_are_skipped_with_where_to_operate_them(client, shop, operator, english, action):
+def test_konbini_payments_are_skipped_with_where_to_operate_them(english_client, shop, operator, action):
     konbini = rows(shop, 2, status=Status.AWAITING_PAYMENT)
     Payment.objects.filter(pk__in=[p.pk for p in konbini]).update(method="konbini")
-    client.force_login(operator)
+    english_client.force_login(operator)
 
-    summary = post_action(client, action, [p.pk for p in konbini]).context["summary"]
+    summary = post_action(english_client, action, [p.pk for p in konbini]).context["summary"]
 
     assert (summary.included, summary.skipped_count) == (0, 2)
     assert [reason for reason, _count in summary.skipped_lines] == [

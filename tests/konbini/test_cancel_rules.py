@@ -17,7 +17,6 @@ from tests.reservations.helpers import SYSTEM, make_slot
 
 from .flow_helpers import fresh, notified_staff, payment_of, wait_for
 
-
 PRICE = 4000
 
 
@@ -72,7 +71,8 @@ def test_awaiting_payment_cancels_the_payment_intent(webhooks_to_us, konbini_sho
         sandbox.stripe_pay(payment.external_id)
 
 
-def test_customer_at_the_register_refuses_the_cancel_and_changes_nothing(webhooks_to_us, konbini_shop, sandbox, english):
+def test_customer_at_the_register_refuses_the_cancel_and_changes_nothing(webhooks_to_us, konbini_shop, sandbox,
+                                                                           english):
     slot, reservation, payment = booked(konbini_shop)
     sandbox.stripe_set_paying(payment.external_id)
     before = fresh(reservation)

@@ -22,7 +22,7 @@ from reservations.models import AcceptanceMode, Reservation
 from reservations.models import Status as R
 from reservations.payment_links import completion_path, payment_request_path, sign
 from reservations.payment_requests import send_payment_request
-from tests.konbini.test_smoke_flow import wait_for
+from tests.konbini.flow_helpers import wait_for
 from tests.reservations.helpers import SYSTEM, make_slot
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the numbers mail goes out after the commit

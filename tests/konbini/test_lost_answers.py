@@ -4,9 +4,14 @@ never by sending the request again."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from payments.errors import OutcomeUnknown, PaymentBusy
+from payments.konbini_operations import EVENT_LOG_SETTLE
 from payments.models import OperationKind, OperationState, PaymentOperation, Status
 from payments.services import cancel_payment, issue_konbini_numbers, sync_payment
 from reservations import payment_flow
@@ -89,7 +94,14 @@ def test_create_that_never_ran_is_settled_as_not_applied_then_issued_once(konbin
     assert only_op(payment, OperationKind.ISSUE_NUMBERS).state == OperationState.UNKNOWN  # a 5xx may have run
     assert sandbox.stripe_events() == []
 
+    # Right away, "no such create in the event log" may only be the log lagging: still unknown, still busy.
     sync_payment(payment, actor=SYSTEM)
+    assert only_op(payment, OperationKind.ISSUE_NUMBERS).state == OperationState.UNKNOWN
+    with pytest.raises(PaymentBusy):
+        issue_konbini_numbers(fresh(payment), by=SYSTEM)
+
+    with time_machine.travel(timezone.now() + EVENT_LOG_SETTLE + timedelta(seconds=5)):
+        sync_payment(payment, actor=SYSTEM)
 
     assert only_op(payment, OperationKind.ISSUE_NUMBERS).state == OperationState.FAILED
     assert fresh(payment).status == Status.AWAITING_APPROVAL and fresh(payment).external_id == ""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from payments.models import Status
+from payments.services import sync_payment
 from reservations import payment_flow
-from reservations.models import AcceptanceMode, Reservation, WaitlistPromotion
+from reservations.models import AcceptanceMode, Reservation, ReservationEvent, WaitlistPromotion
 from reservations.models import Status as R
 from reservations.payment_requests import can_request_payment
 from reservations.selectors import seats_left
@@ -148,7 +149,11 @@ def confirmed_with_numbers(konbini_shop, sandbox):
 
 def reservation_snapshot(reservation) -> tuple:
     found = Reservation.objects.get(pk=reservation.pk)
-    return found.status, found.status_changed_at, found.seats, found.events.count()
+    return found.status, found.status_changed_at, found.seats
+
+
+def history_count(reservation, prefix: str) -> int:
+    return ReservationEvent.objects.filter(reservation=reservation, message__startswith=prefix).count()
 
 
 def test_paid_at_the_store_leaves_the_reservation_and_tells_staff(konbini_shop, sandbox):
@@ -166,6 +171,7 @@ def test_paid_at_the_store_leaves_the_reservation_and_tells_staff(konbini_shop, 
     assert notice("konbini_expired", payment) is None
     assert len(transitions(payment, Status.PAID)) == 1
     assert not can_request_payment(Reservation.objects.get(pk=reservation.pk))
+    assert wait_for(lambda: history_count(reservation, "決済完了") == 1)  # shown in the reservation's history
 
 
 def assert_expired_needs_decision(reservation, payment, before):
@@ -176,6 +182,7 @@ def assert_expired_needs_decision(reservation, payment, before):
     assert notice("konbini_paid", payment) is None
     assert can_request_payment(Reservation.objects.select_related("payment").get(pk=reservation.pk))
     assert len(transitions(payment, Status.EXPIRED)) == 1
+    assert wait_for(lambda: history_count(reservation, "決済エラー") == 1)
 
 
 def test_deadline_passed_per_stripe_keeps_the_reservation_and_needs_a_decision(konbini_shop, sandbox):
@@ -197,7 +204,9 @@ def test_deadline_is_stripes_word_not_our_clock(konbini_shop, sandbox):
     sandbox.advance_clock(to_deadline + 600)  # 10 minutes late, inside the hour of grace
     sandbox.stripe_tick()
     assert [e["type"] for e in sandbox.stripe_events()][-1] == "payment_intent.requires_action"
-    assert fresh(payment).status == Status.AWAITING_PAYMENT
+    # A status check now (as the konbini poll runs) asks Stripe, which still waits: nothing moves.
+    assert sync_payment(payment, actor=SYSTEM).payment.status == Status.AWAITING_PAYMENT
+    assert fresh(payment).status == Status.AWAITING_PAYMENT and notice("konbini_expired", payment) is None
 
     sandbox.advance_clock(3600)  # now past deadline + grace: Stripe reports the failure
     sandbox.stripe_tick()

@@ -130,7 +130,8 @@ def test_stale_timestamp_is_refused_fresh_enough_is_accepted(client, konbini_sho
     assert event_rows(konbini_shop) == rows
     # the same signature scheme, inside the window: accepted (so the 400 above is the age, not the signature)
     fresh_enough = fake_event("payment_intent.requires_action", intent)
-    ok = post_event(client, konbini_shop.code, fresh_enough, WEBHOOK_SECRET, timestamp=int(time.time()) - tolerance + 30)
+    ok = post_event(client, konbini_shop.code, fresh_enough, WEBHOOK_SECRET,
+                    timestamp=int(time.time()) - tolerance + 30)
     assert ok.status_code == 200 and event_rows(konbini_shop) == rows + 1
 
 
