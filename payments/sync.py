@@ -130,6 +130,8 @@ def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionRe
             result.in_flight = True
             check.state = OperationState.SUCCEEDED
             check.gateway_status = result.gateway_status
+            # This check moved nothing: its row must not read as the transition another operation made.
+            check.status_before = locked.status
             check.status_after = locked.status
             check.resolution = "the payment changed while the PG was asked; this answer was not applied"
             check.completed_at = now

@@ -49,6 +49,8 @@ def test_a_status_answer_read_before_a_cancel_never_undoes_it(shop, sandbox):
     result = sync_module._apply_trade(payment, check, stale, seen_version=seen)
     assert result.in_flight and not result.changed
     assert Payment.objects.get(pk=payment.pk).status == Status.CANCELLED
+    check.refresh_from_db()  # the unapplied check never reads as the cancel's transition
+    assert check.status_before == check.status_after == Status.CANCELLED
     services.sync_payment(Payment.objects.get(pk=payment.pk), actor=SYSTEM)  # a fresh answer agrees
     assert Payment.objects.get(pk=payment.pk).status == Status.CANCELLED
 
