@@ -41,6 +41,8 @@ class BookingForm(forms.Form):
     seats = forms.IntegerField(min_value=1, initial=1, error_messages={
         "required": "人数を入力してください。", "invalid": "人数は数字で入力してください。",
         "min_value": "人数は1名以上で入力してください。"})
+    # One-time key of this form (a fresh one per page view): a double submit books once.
+    request_key = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False)
     payment_method = forms.ChoiceField(error_messages={
         "required": "お支払い方法を選択してください。",
         "invalid_choice": "選択されたお支払い方法はご利用いただけません。"})

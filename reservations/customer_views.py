@@ -7,6 +7,8 @@ own status; a POST that worked redirects (POST/redirect/GET), so a reload never 
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -49,6 +51,7 @@ def _render_event(request: HttpRequest, event, data=None, *, error: str = "", st
     methods = methods_for(event)
     return render(request, "reserve/event.html", {
         "event": event, "shop": event.shop, "form": form, "slots": _slot_rows(event, form), "error": error,
+        "request_key": (data or {}).get("request_key") or uuid.uuid4().hex,
         "methods": methods, "method": form["payment_method"].value(),
         "konbini": any(value == PaymentMethod.KONBINI for value, _label in methods)}, status=status)
 
@@ -66,7 +69,8 @@ def event_page(request: HttpRequest, token: str) -> HttpResponse:
     slot = form.chosen_slot()
     try:
         reservation = payment_flow.book(slot, name=data["name"], email=data["email"], seats=data["seats"],
-                                        by=Actor.system("customer booking"), payment_method=data["payment_method"])
+                                        by=Actor.system("customer booking"), payment_method=data["payment_method"],
+                                        request_key=data.get("request_key") or None)
     except PaymentError as exc:  # refused before anything was written (reservations.services.book)
         return _render_event(request, event, request.POST, error=booking_message(exc, slot, data["seats"]),
                              status=exc.http_status)

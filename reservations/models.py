@@ -101,6 +101,8 @@ class Reservation(models.Model):
                                    related_name="reservation", verbose_name=_("payment"))
     # protected: the status only moves through the transitions below, which only services call.
     status = FSMField(_("status"), default=Status.PENDING_APPROVAL, choices=Status.choices, protected=True)
+    # The booking form's one-time key: a double-submitted form books once (the second POST finds the first).
+    request_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     created_at = models.DateTimeField(_("booked at"), auto_now_add=True)
     status_changed_at = models.DateTimeField(_("status changed at"))
 

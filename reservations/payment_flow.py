@@ -57,8 +57,10 @@ def issue_numbers_if_confirmed(reservation, *, by: Actor) -> bool:
     return True
 
 
-def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor, payment_method: str = "none"):
-    reservation = services.book(slot, name=name, email=email, seats=seats, by=by, payment_method=payment_method)
+def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor, payment_method: str = "none",
+         request_key: str | None = None):
+    reservation = services.book(slot, name=name, email=email, seats=seats, by=by, payment_method=payment_method,
+                                request_key=request_key)
     issue_numbers_if_confirmed(reservation, by=by)
     return _load(reservation)
 

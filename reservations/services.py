@@ -76,7 +76,7 @@ def refuse_transition(reservation: Reservation, operation: str):
 
 
 def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor,
-         payment_method: str = PaymentMethod.NONE) -> Reservation:
+         payment_method: str = PaymentMethod.NONE, request_key: str | None = None) -> Reservation:
     """First-come → confirmed, approval → pending approval (holding seats); when full → waitlisted if the
     event has a waitlist, else SlotFull. Nothing is written when refused.
 
@@ -92,6 +92,13 @@ def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor,
         event = slot.event
         # Booking needs no operation permission (customers book), only an actor of this shop.
         by.require(event.shop_id, Perm.VIEW)
+        if request_key:
+            # Under the slot lock, so the second of two identical POSTs sees the first one's reservation.
+            earlier = Reservation.objects.filter(request_key=request_key).first()
+            if earlier is not None:
+                if earlier.slot_id != slot.pk:
+                    raise InvalidTransition(_("This booking form was already used; reload the page."))
+                return earlier
         if seats > slot.capacity:
             # It could never fit: waitlisting it would only promise a seat that cannot come.
             raise SlotFull(_("A party of %(seats)s does not fit this slot (capacity %(capacity)s).")
@@ -111,7 +118,8 @@ def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor,
                                              payer_name=name, payer_email=email, actor=by)
         reservation = Reservation.objects.create(
             slot=slot, shop_id=event.shop_id, customer_name=name, customer_email=email, seats=seats,
-            status=status, status_changed_at=timezone.now(), payment_method=payment_method, payment=payment)
+            status=status, status_changed_at=timezone.now(), payment_method=payment_method, payment=payment,
+            request_key=request_key or None)
         if payment is not None:
             Payment.objects.filter(pk=payment.pk).update(reference=f"R{reservation.pk} {event.title}"[:64])
         _moved(reservation, by, f"予約受付: {reservation.get_status_display()} ({seats}席)")

@@ -4,6 +4,7 @@ nothing, signed links, and the payment request page (単発決済): issue once, 
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from zoneinfo import ZoneInfo
@@ -356,3 +357,20 @@ def test_cancelled_request_says_so_and_offers_nothing(client, konbini_shop, sand
     assert client.post(link).status_code == 302
     assert len(sandbox.calls("payment_intents.create")) == creates
     assert "キャンセルされました" in body(client.get(completion_path(reservation)))
+
+
+def test_double_submitted_booking_form_books_once(client, konbini_shop, sandbox):
+    slot = make_slot(konbini_shop, mode=FIRST, price=3000)
+    page = body(client.get(event_path(slot.event)))
+    key = re.search(r'name="request_key" value="([0-9a-f]{32})"', page).group(1)
+    assert key not in body(client.get(event_path(slot.event)))  # every page view gets its own key
+
+    first = client.post(event_path(slot.event), booking(slot, request_key=key))
+    second = client.post(event_path(slot.event), booking(slot, request_key=key))  # the same form, again
+
+    reservation = Reservation.objects.get()
+    assert first["Location"] == second["Location"] == completion_path(reservation)
+    assert len(sandbox.calls("payment_intents.create")) == 1 and Payment.objects.count() == 1
+    # Without a key (an old page) each POST is its own booking, as before.
+    client.post(event_path(slot.event), booking(slot, seats=1))
+    assert Reservation.objects.count() == 2
