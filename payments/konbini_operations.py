@@ -23,11 +23,11 @@ from payments.errors import InvalidAmount, InvalidTransition
 from payments.formatting import yen
 from payments.gateway_factory import konbini_gateway_for
 from payments.models import KONBINI_CANCELLABLE, OperationKind, Payment, Status
-from payments.operations import CardOperation, Plan
+from payments.operations import MANUAL_REFUND, CardOperation, OpensRefundTask, Plan
 from shops.roles import Perm
 
-# Cancel jobs.
-NOTHING_AT_STRIPE, CANCEL_INTENT, STRIPE_REFUND, MANUAL_REFUND = "NONE", "CANCEL", "REFUND", "MANUAL"
+# Cancel jobs (besides MANUAL_REFUND).
+NOTHING_AT_STRIPE, CANCEL_INTENT, STRIPE_REFUND = "NONE", "CANCEL", "REFUND"
 ISSUE = "ISSUE"
 # How far before the operation's start the event log is searched (clocks of two machines).
 CLOCK_SLACK = timedelta(minutes=5)
@@ -44,6 +44,15 @@ def check_konbini_amount(amount) -> int:
                               "another payment method.") % {"min": yen(MIN_AMOUNT), "max": yen(MAX_AMOUNT),
                                                             "amount": yen(amount)})
     return amount
+
+
+def check_konbini_payable(shop, amount, payer_name: str, payer_email: str) -> None:
+    """What Stripe needs to issue numbers: checked when the payment is created and again before issuing."""
+    check_konbini_amount(amount)
+    if not shop.accepts_konbini:
+        raise InvalidTransition(_("This shop has no Stripe account set up for konbini payments."))
+    if not payer_name or not payer_email:
+        raise InvalidTransition(_("Konbini payment numbers need the customer's name and e-mail address."))
 
 
 def product_description(payment: Payment) -> str:
@@ -86,11 +95,7 @@ class IssueNumbers(KonbiniOperationSpec):
     def plan(self, payment, now, **kwargs):
         if payment.status not in (Status.AWAITING_APPROVAL, Status.UNPROCESSED) or payment.external_id:
             raise InvalidTransition(_("The konbini payment numbers of this payment were already issued."))
-        check_konbini_amount(payment.amount)
-        if not payment.payer_name or not payment.payer_email:
-            raise InvalidTransition(_("Konbini payment numbers need the customer's name and e-mail address."))
-        if not payment.shop.accepts_konbini:
-            raise InvalidTransition(_("This shop has no Stripe account set up for konbini payments."))
+        check_konbini_payable(payment.shop, payment.amount, payment.payer_name, payment.payer_email)
         days = payment.shop.konbini_expires_after_days
         return Plan(ISSUE, payment.amount, 0, _(
             "Issue konbini payment numbers for %(amount)s, payable for %(days)s days; they are e-mailed to the "
@@ -126,7 +131,7 @@ def record_voucher(payment: Payment, result: KonbiniPayment) -> None:
         setattr(payment, name, value)
 
 
-class KonbiniCancel(KonbiniOperationSpec):
+class KonbiniCancel(OpensRefundTask, KonbiniOperationSpec):
     kind = OperationKind.CANCEL
     perm = Perm.CANCEL
 
@@ -171,12 +176,6 @@ class KonbiniCancel(KonbiniOperationSpec):
 
     def apply(self, payment, plan, at):
         payment.konbini_cancelled(at)
-
-    def recorded(self, payment, plan, op):
-        if plan.job == MANUAL_REFUND and plan.amount:
-            from refunds.services import open_refund_task  # refunds builds on payments
-
-            open_refund_task(payment, amount=plan.amount, reason=plan.explanation, actor_label=op.actor_label)
 
     def outcome(self, gateway, payment, op, intent):
         if op.gateway_job in (NOTHING_AT_STRIPE, MANUAL_REFUND):

@@ -109,6 +109,20 @@ class CardOperation:
         raise NotImplementedError
 
 
+# The cancel job of money the gateway cannot give back (wallet, konbini): it is refunded by hand.
+MANUAL_REFUND = "MANUAL"
+
+
+class OpensRefundTask:
+    """For a cancel spec: a MANUAL_REFUND job opens its refund task in the transaction that records the cancel."""
+
+    def recorded(self, payment: Payment, plan: Plan, op) -> None:
+        if plan.job == MANUAL_REFUND and plan.amount:
+            from refunds.services import open_refund_task  # refunds builds on payments
+
+            open_refund_task(payment, amount=plan.amount, reason=plan.explanation, actor_label=op.actor_label)
+
+
 class Authorize(CardOperation):
     kind = OperationKind.AUTHORIZE
     perm = Perm.VIEW  # the customer's checkout: any actor of the shop may start it

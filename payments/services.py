@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from payments import wallet_rules
 from payments.actors import Actor
 from payments.errors import ChangedMeanwhile, GatewayDeclined, InvalidAmount, InvalidTransition
-from payments.konbini_operations import check_konbini_amount
+from payments.konbini_operations import check_konbini_payable
 from payments.ledger import ensure_current, execute, lock_payment
 from payments.models import Method, OperationKind, OperationState, Payment, PaymentOperation, Status
 from payments.operations import SPECS, Plan, card_availability, validate_amount
@@ -70,11 +70,7 @@ def create_konbini_payment(shop: Shop, *, amount: int, reference: str = "", paye
     before anything is written.
     """
     actor.require(shop.pk, Perm.VIEW)
-    check_konbini_amount(amount)
-    if not shop.accepts_konbini:
-        raise InvalidTransition(_("This shop has no Stripe account set up for konbini payments."))
-    if not payer_name or not payer_email:
-        raise InvalidTransition(_("Konbini payment numbers need the customer's name and e-mail address."))
+    check_konbini_payable(shop, amount, payer_name, payer_email)
     return Payment.objects.create(
         shop=shop, method=Method.KONBINI, amount=amount, gateway_order_id=new_gateway_order_id(),
         reference=reference, payer_name=payer_name, payer_email=payer_email,

@@ -20,13 +20,21 @@ from payments.errors import InvalidAmount, InvalidTransition
 from payments.formatting import yen
 from payments.gateway_factory import gateway_for, wallet_ref
 from payments.models import OperationKind, Payment, Status
-from payments.operations import CardOperation, Plan, checkout_job, entered, validate_amount
+from payments.operations import (
+    MANUAL_REFUND,
+    CardOperation,
+    OpensRefundTask,
+    Plan,
+    checkout_job,
+    entered,
+    validate_amount,
+)
 from payments.wallet_facts import facts_for
 from payments.wallet_rules import WalletOperation
 from shops.roles import Perm
 
-# Cancel jobs: executed at the PG, nothing to do at the PG, or money to give back by hand.
-PG_CANCEL, NOTHING_AT_PG, MANUAL_REFUND = "CANCEL", "NONE", "MANUAL"
+# Cancel jobs besides MANUAL_REFUND: executed at the PG, or nothing to do at the PG.
+PG_CANCEL, NOTHING_AT_PG = "CANCEL", "NONE"
 # PG words meaning the wallet still holds (or may still take) the buyer's money.
 PG_LIVE = (*PgStatus.LIVE, PgStatus.REQUESTED, PgStatus.IN_PROGRESS)
 # How fresh the PG check before a cancel of 要確認 / 売上失敗 must be.
@@ -118,7 +126,7 @@ class WalletCapture(WalletOperationSpec):
         return False if trade.status == PgStatus.AUTHORIZED else None
 
 
-class WalletCancel(WalletOperationSpec):
+class WalletCancel(OpensRefundTask, WalletOperationSpec):
     kind = OperationKind.CANCEL
     perm = Perm.CANCEL
 
@@ -164,12 +172,6 @@ class WalletCancel(WalletOperationSpec):
 
     def apply(self, payment, plan, at):
         payment.wallet_cancelled(at)
-
-    def recorded(self, payment, plan, op):
-        if plan.job == MANUAL_REFUND and plan.amount:
-            from refunds.services import open_refund_task  # refunds builds on payments
-
-            open_refund_task(payment, amount=plan.amount, reason=plan.explanation, actor_label=op.actor_label)
 
     def outcome_from_trade(self, payment, plan, trade):
         if plan.job != PG_CANCEL:
