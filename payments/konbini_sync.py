@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from gateways.base import TransactionNotFound
 from gateways.stripe.konbini import KonbiniPayment
 from payments.actors import Actor
 from payments.gateway_factory import konbini_gateway_for
 from payments.konbini_operations import record_voucher, since_for
-from payments.ledger import lock_payment, plan_of
-from payments.models import OperationKind, OperationState, Payment, PaymentOperation, Status
-from payments.signals import notify_payment_changed
+from payments.ledger import lock_payment
+from payments.models import OperationKind, Payment, PaymentOperation, Status
 from payments.specs import spec_for
-from payments.sync import SyncResult, _resolvable, failing_check, open_check
+from payments.sync import SyncResult, failing_check, open_check, record_answer, resolvable, settle_operation
 from shops.roles import Perm
 
 # Stripe's PaymentIntent status -> ours. requires_payment_method is "expired" only with the failed attempt
@@ -88,55 +86,17 @@ def _apply(payment: Payment, check: PaymentOperation, intent: KonbiniPayment | N
             # This check moved nothing: its row must not read as the transition another operation made.
             check.status_before = locked.status
         else:
-            ops, result.in_flight = _resolvable(locked)
+            ops, result.in_flight = resolvable(locked)
+            said = f"Stripe: {stripe_word(intent)}"
             for op in ops:
-                _resolve(locked, op, verdicts.get(op.pk), intent, now, result)
+                settle_operation(locked, op, verdicts.get(op.pk), where="Stripe", said=said, at=now, now=now,
+                                 gateway_status=stripe_word(intent)[:20], result=result)
             if not result.in_flight and intent is not None:
                 _align(locked, intent, now, result)
             check.resolution = "\n".join(result.resolved + result.corrections + result.discrepancies)
-        before = check.status_before
-        locked.gateway_status = result.gateway_status[:20]
-        locked.last_synced_at = now
-        if result.changed:
-            locked.version += 1
-        locked.save()
-        check.state = OperationState.SUCCEEDED
-        check.gateway_status = result.gateway_status[:20]
-        check.status_after = locked.status
-        check.response = intent.raw if intent else {}
-        check.completed_at = now
-        check.save()
-        if result.changed or before != locked.status:
-            notify_payment_changed(locked, check)
+        record_answer(locked, check, result, now, intent.raw if intent else {})
     payment.version = locked.version
     return result
-
-
-def _resolve(payment: Payment, op: PaymentOperation, verdict: bool | None, intent, now, result: SyncResult) -> None:
-    said = f"Stripe: {stripe_word(intent)}"
-    if verdict is None:
-        result.discrepancies.append(f"#{op.pk} {op.kind} {op.gateway_job}: cannot tell from Stripe ({said}); "
-                                    "left unresolved")
-        return
-    spec = spec_for(payment, op.kind)
-    plan = plan_of(op)
-    if verdict:
-        try:
-            spec.apply(payment, plan, now)
-        except TransitionNotAllowed:
-            pass  # our status moved on meanwhile; aligning with Stripe's status settles it
-        op.state = OperationState.SUCCEEDED
-        op.resolution = f"applied at Stripe ({said})"
-        spec.recorded(payment, plan, op)
-        notify_payment_changed(payment, op)
-    else:
-        op.state = OperationState.FAILED
-        op.resolution = f"not applied at Stripe ({said})"
-    op.status_after = payment.status
-    op.gateway_status = stripe_word(intent)[:20]
-    op.completed_at = now
-    op.save()
-    result.resolved.append(f"#{op.pk} {op.kind} {op.gateway_job}: {op.resolution}")
 
 
 def _align(payment: Payment, intent: KonbiniPayment, now, result: SyncResult) -> None:
@@ -144,12 +104,9 @@ def _align(payment: Payment, intent: KonbiniPayment, now, result: SyncResult) ->
     if target is None or target == ours:
         return
     if FORWARD.get(target, -1) <= FORWARD.get(ours, -1) and not (ours == Status.EXPIRED and target == Status.PAID):
-        # Never backwards: a stale or reordered answer cannot undo paid, cancelled or expired.
-        if ours in (Status.PAID, Status.CANCELLED) and target != ours:
+        # Never backwards: a stale or reordered answer cannot undo paid, cancelled (ranked last) or expired.
+        if ours in (Status.PAID, Status.CANCELLED):
             result.discrepancies.append(f"Stripe says {intent.status}, ours is {ours}; left as is")
-        return
-    if ours == Status.CANCELLED:
-        result.discrepancies.append(f"Stripe says {intent.status} for a payment cancelled here; left as is")
         return
     if ours in (Status.UNPROCESSED, Status.AWAITING_APPROVAL):
         payment.konbini_numbers_issued(now)  # numbers exist at Stripe (a settled create), then move on

@@ -38,9 +38,9 @@ from payments.models import (
     PaymentOperation,
     Status,
 )
+from payments.operations import MANUAL_REFUND
 from payments.signals import notify_payment_changed
 from payments.specs import spec_for
-from payments.wallet_operations import MANUAL_REFUND
 from payments.wallet_rules import gmo_status_to_wallet_status
 from shops.roles import Perm
 
@@ -59,7 +59,7 @@ class SyncResult:
         return bool(self.resolved or self.corrections)
 
 
-def _resolvable(payment: Payment):
+def resolvable(payment: Payment):
     stale_before = timezone.now() - timedelta(seconds=settings.PENDING_OPERATION_STALE_SECONDS)
     ops = list(payment.operations.unresolved().select_for_update().order_by("created_at", "id"))
     # A young pending operation may still be waiting for its answer in another process.
@@ -126,68 +126,82 @@ def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionRe
         if seen_version is not None and locked.version != seen_version:
             # An operation moved the payment while the PG was being asked: its answer may predate that
             # operation (e.g. SALES read just before a cancel completed). Applying it would undo the
-            # operation; the next check asks again.
+            # operation; the next check asks again, so the payment is not marked as checked either.
             result.in_flight = True
-            check.state = OperationState.SUCCEEDED
-            check.gateway_status = result.gateway_status
             # This check moved nothing: its row must not read as the transition another operation made.
             check.status_before = locked.status
-            check.status_after = locked.status
             check.resolution = "the payment changed while the PG was asked; this answer was not applied"
-            check.completed_at = now
-            check.save()
+            close_check(check, locked, result, now, {})
             payment.version = locked.version
             return result
-        ops, result.in_flight = _resolvable(locked)
+        ops, result.in_flight = resolvable(locked)
         for op in ops:
             _resolve(locked, op, trade, now, result)
         if not result.in_flight and not result.discrepancies:
             _align_status(locked, trade, now, result, buyer_returned)
         _check_amount(locked, trade, result)
-        before = check.status_before
-        locked.gateway_status = result.gateway_status
-        locked.last_synced_at = now
-        if result.changed:
-            locked.version += 1
-        locked.save()
-        check.state = OperationState.SUCCEEDED
-        check.gateway_status = result.gateway_status
-        check.status_after = locked.status
-        check.response = {k: v for k, v in (trade.raw if trade else {}).items() if k not in SECRET_KEYS}
         check.resolution = "\n".join(result.resolved + result.corrections + result.discrepancies)
-        check.completed_at = now
-        check.save()
-        if result.changed or before != locked.status:
-            notify_payment_changed(locked, check)
+        record_answer(locked, check, result, now,
+                      {k: v for k, v in (trade.raw if trade else {}).items() if k not in SECRET_KEYS})
     payment.version = locked.version
     return result
 
 
+def record_answer(locked: Payment, check: PaymentOperation, result: SyncResult, now, response: dict) -> None:
+    """Store the gateway's answer on the payment and complete the check; business apps hear of any change."""
+    before = check.status_before
+    locked.gateway_status = result.gateway_status[:20]
+    locked.last_synced_at = now
+    if result.changed:
+        locked.version += 1
+    locked.save()
+    close_check(check, locked, result, now, response)
+    if result.changed or before != locked.status:
+        notify_payment_changed(locked, check)
+
+
+def close_check(check: PaymentOperation, locked: Payment, result: SyncResult, now, response: dict) -> None:
+    check.state = OperationState.SUCCEEDED
+    check.gateway_status = result.gateway_status[:20]
+    check.status_after = locked.status
+    check.response = response
+    check.completed_at = now
+    check.save()
+
+
 def _resolve(payment: Payment, op: PaymentOperation, trade, now, result: SyncResult) -> None:
-    spec = spec_for(payment, op.kind)
-    plan = plan_of(op)
-    verdict = spec.outcome_from_trade(payment, plan, trade)
+    verdict = spec_for(payment, op.kind).outcome_from_trade(payment, plan_of(op), trade)
     said = f"SearchTrade Status={trade.status} Amount={trade.amount}" if trade else "SearchTrade: not found"
+    settle_operation(payment, op, verdict, where="the gateway", said=said,
+                     at=(trade.processed_at if trade else None) or now, now=now,
+                     gateway_status=trade.status if trade else "", result=result)
+
+
+def settle_operation(payment: Payment, op: PaymentOperation, verdict: bool | None, *, where: str, said: str, at,
+                     now, gateway_status: str, result: SyncResult) -> None:
+    """Settle an unresolved operation by the gateway's verdict (None: cannot tell, left unresolved)."""
     if verdict is None:
         result.discrepancies.append(
-            f"#{op.pk} {op.kind} {op.gateway_job}: cannot tell from the gateway ({said}); left unresolved")
+            f"#{op.pk} {op.kind} {op.gateway_job}: cannot tell from {where} ({said}); left unresolved")
         return
+    spec = spec_for(payment, op.kind)
+    plan = plan_of(op)
     if verdict:
         try:
-            spec.apply(payment, plan, trade.processed_at or now)
+            spec.apply(payment, plan, at)
         except TransitionNotAllowed:
             pass  # our status moved on meanwhile; aligning with the gateway's status settles it
         op.state = OperationState.SUCCEEDED
-        op.resolution = f"applied at the gateway ({said})"
+        op.resolution = f"applied at {where} ({said})"
         spec.recorded(payment, plan, op)
         notify_payment_changed(payment, op)  # business apps finish their side of this very operation
     else:
         if op.kind == OperationKind.AUTHORIZE and payment.status == Status.UNPROCESSED:
             payment.authorization_refused()
         op.state = OperationState.FAILED
-        op.resolution = f"not applied at the gateway ({said})"
+        op.resolution = f"not applied at {where} ({said})"
     op.status_after = payment.status
-    op.gateway_status = trade.status if trade else ""
+    op.gateway_status = gateway_status
     op.completed_at = now
     op.save()
     result.resolved.append(f"#{op.pk} {op.kind} {op.gateway_job}: {op.resolution}")
