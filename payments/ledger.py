@@ -36,8 +36,13 @@ from payments.operations import CardOperation, Plan
 from payments.signals import notify_payment_changed
 
 logger = logging.getLogger(__name__)
-# Never kept in the ledger: transaction passwords and the wallet's one-time browser token.
-SECRET_KEYS = ("AccessPass", "CheckString", "Token")
+# Never kept in the ledger: transaction passwords, the wallet's one-time browser token and a PaymentIntent's
+# client secret (it lets a browser confirm the intent).
+SECRET_KEYS = ("AccessPass", "CheckString", "Token", "client_secret")
+
+
+def without_secrets(raw: dict) -> dict:
+    return {k: v for k, v in raw.items() if k not in SECRET_KEYS}
 
 
 def lock_payment(pk: int) -> Payment:
@@ -132,7 +137,7 @@ def _complete_succeeded(payment, spec, op, plan, result: TransactionResult) -> P
         op.state = OperationState.SUCCEEDED
         op.status_after = locked.status
         op.gateway_status = result.status
-        op.response = {k: v for k, v in result.raw.items() if k not in SECRET_KEYS}
+        op.response = without_secrets(result.raw)
         op.completed_at = timezone.now()
         op.save()
         spec.recorded(locked, plan, op)

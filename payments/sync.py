@@ -28,7 +28,7 @@ from payments.actors import Actor
 from payments.errors import GatewayDeclined, GatewayUnavailable
 from payments.formatting import yen
 from payments.gateway_factory import gateway_for
-from payments.ledger import SECRET_KEYS, lock_payment, plan_of
+from payments.ledger import lock_payment, plan_of, without_secrets
 from payments.models import (
     GMO_CARD_STATUS,
     LIVE_CAPTURED,
@@ -141,8 +141,7 @@ def _apply_trade(payment: Payment, check: PaymentOperation, trade: TransactionRe
             _align_status(locked, trade, now, result, buyer_returned)
         _check_amount(locked, trade, result)
         check.resolution = "\n".join(result.resolved + result.corrections + result.discrepancies)
-        record_answer(locked, check, result, now,
-                      {k: v for k, v in (trade.raw if trade else {}).items() if k not in SECRET_KEYS})
+        record_answer(locked, check, result, now, trade.raw if trade else {})
     payment.version = locked.version
     return result
 
@@ -164,7 +163,7 @@ def close_check(check: PaymentOperation, locked: Payment, result: SyncResult, no
     check.state = OperationState.SUCCEEDED
     check.gateway_status = result.gateway_status[:20]
     check.status_after = locked.status
-    check.response = response
+    check.response = without_secrets(response)
     check.completed_at = now
     check.save()
 
