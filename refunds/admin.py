@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from payments.actors import Actor
 from payments.errors import PaymentError
+from payments.formatting import yen
 from refunds import services
 from refunds.models import RefundTask
 from shops.admin_scoping import ShopScopedAdmin
@@ -48,5 +49,5 @@ class RefundTaskAdmin(ShopScopedAdmin):
 
     @admin.display(description=gettext_lazy("amount (JPY)"), ordering="amount")
     def amount_yen(self, obj):
-        return f"¥{obj.amount:,}"
+        return yen(obj.amount)
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from payments.formatting import yen
 from payments.models import Payment
 from shops.models import Shop
 
@@ -42,4 +43,4 @@ class RefundTask(models.Model):
         indexes = [models.Index(fields=["shop", "status", "-created_at"], name="refundtask_shop_status")]
 
     def __str__(self) -> str:
-        return f"¥{self.amount:,} → {self.payee} ({self.get_status_display()})"
+        return f"{yen(self.amount)} → {self.payee} ({self.get_status_display()})"
