@@ -23,16 +23,16 @@ def gateway_status_sync_chunk(run_id: int, ids: list[int]) -> dict:
 
 @shared_task(name="batches.authorization_expiry")
 def authorization_expiry() -> dict:
-    report = run_authorization_expiry()
-    if report is None:
-        return {"skipped": "another run holds the lock"}
-    return {"processed": report.processed, "failed": report.failed}
+    return _outcome(run_authorization_expiry())
 
 
 @shared_task(name="batches.konbini_deadlines")
 def konbini_deadlines() -> dict:
     """Poll Stripe for expired vouchers and missed webhooks (SPEC 3.3); schedule: migration 0004."""
-    report = run_konbini_deadlines()
+    return _outcome(run_konbini_deadlines())
+
+
+def _outcome(report) -> dict:
     if report is None:
         return {"skipped": "another run holds the lock"}
     return {"processed": report.processed, "failed": report.failed}

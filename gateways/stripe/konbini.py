@@ -137,8 +137,8 @@ class StripeKonbiniGateway:
                                     "billing_details": {"name": customer_name, "email": customer_email}},
             "metadata": dict(metadata or {}),
         }
-        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
-        intent = self._call("create", lambda: self._client.v1.payment_intents.create(params=params, options=options))
+        intent = self._call("create", lambda: self._client.v1.payment_intents.create(
+            params=params, options=_options(idempotency_key)))
         return to_payment(intent)
 
     def retrieve(self, intent_id: str) -> KonbiniPayment:
@@ -148,9 +148,8 @@ class StripeKonbiniGateway:
         """Cancel a voucher. Refused (GatewayRefused, payment_intent_unexpected_state) once paid or canceled,
         and while the customer is paying at the register: keep awaiting_payment and retry later."""
         params = {"cancellation_reason": reason} if reason else {}
-        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         return to_payment(self._call("cancel", lambda: self._client.v1.payment_intents.cancel(
-            intent_id, params=params, options=options)))
+            intent_id, params=params, options=_options(idempotency_key))))
 
     def find_created(self, event_type: str, ledger_key: str, since: int) -> dict | None:
         """The object that a request carrying ``metadata[ledger_key]`` created, read from Stripe's event log.
@@ -174,9 +173,8 @@ class StripeKonbiniGateway:
         params: dict = {"payment_intent": intent_id, "metadata": dict(metadata or {})}
         if amount is not None:
             params["amount"] = amount
-        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
-        refund = _as_dict(self._call("refund", lambda: self._client.v1.refunds.create(params=params,
-                                                                                      options=options)))
+        refund = _as_dict(self._call("refund", lambda: self._client.v1.refunds.create(
+            params=params, options=_options(idempotency_key))))
         return RefundResult(refund["id"], refund["status"], refund["amount"], refund["payment_intent"], refund)
 
     # ---- error mapping -------------------------------------------------------------------------------
@@ -242,6 +240,10 @@ def to_payment(intent) -> KonbiniPayment:
         expires_at=datetime.fromtimestamp(expires, JST) if expires else None,
         hosted_voucher_url=details.get("hosted_voucher_url"), stores=stores,
         last_error_code=error.get("code"), paid_at_store=chain, raw=data)
+
+
+def _options(idempotency_key: str | None) -> dict:
+    return {"idempotency_key": idempotency_key} if idempotency_key else {}
 
 
 def _as_dict(obj) -> dict:
