@@ -23,7 +23,7 @@ from reservations.selectors import (
     needs_attention_condition,
     reservation_of_payment,
     waitlist_position,
-    with_seats_taken,
+    with_seats,
 )
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 from shops.selectors import shops_for_user
@@ -36,7 +36,7 @@ class SlotInline(ReadOnlyScopedInline, admin.TabularInline):
 
     def get_queryset(self, request):
         # One aggregate query for all rows instead of two per slot (seats_taken / seats_left each).
-        return with_seats_taken(super().get_queryset(request))
+        return with_seats(super().get_queryset(request))
 
     @admin.display(description=_("seats taken"))
     def taken(self, obj):
@@ -44,7 +44,7 @@ class SlotInline(ReadOnlyScopedInline, admin.TabularInline):
 
     @admin.display(description=_("seats left"))
     def left(self, obj):
-        return max(obj.capacity - obj.seats_taken, 0)
+        return obj.seats_left
 
 
 @admin.register(ReservableEvent)

@@ -21,7 +21,7 @@ from payments.actors import Actor
 from reservations.admin_effects import effect
 from reservations.admin_run import run
 from reservations.models import Reservation, Slot
-from reservations.selectors import with_seats_taken
+from reservations.selectors import with_seats
 from shops.roles import Perm
 from shops.selectors import shops_for_user, user_can
 
@@ -38,8 +38,8 @@ class Preview:
 
 def _free_seats_by_slot(queryset) -> dict[int, int]:
     """Free seats of every slot the selection touches, in one query (not one per previewed reservation)."""
-    slots = with_seats_taken(Slot.objects.filter(pk__in=queryset.values("slot_id")).order_by())
-    return {slot.pk: max(slot.capacity - slot.seats_taken, 0) for slot in slots}
+    slots = with_seats(Slot.objects.filter(pk__in=queryset.values("slot_id")).order_by())
+    return {slot.pk: slot.seats_left for slot in slots}
 
 
 def _preview(operation: str, reservation: Reservation, user, free_seats: dict[int, int]) -> Preview:

@@ -21,8 +21,8 @@ from payments.services import preview
 from payments.specs import spec_for
 from reservations.models import HOLDING, Reservation, Status, WaitlistPromotion
 from reservations.payment_requests import can_request_payment
-from reservations.selectors import seats_left
-from reservations.services import refuse_transition
+from reservations.selectors import NOT_ISSUED, attention_of, seats_left
+from reservations.services import TRANSITIONS, refuse_transition
 from shops.roles import Perm
 from shops.selectors import user_can
 
@@ -84,8 +84,7 @@ def menu(reservation: Reservation, user) -> list[Effect]:
         PROMOTE: reservation.status == Status.WAITLISTED,
         CANCEL: reservation.status != Status.CANCELLED,
         REQUEST_PAYMENT: reservation.status == Status.CONFIRMED and payment is not None and payment.is_konbini,
-        ISSUE_NUMBERS: reservation.status == Status.CONFIRMED and payment is not None and payment.is_konbini
-        and payment.status == PaymentStatus.AWAITING_APPROVAL,
+        ISSUE_NUMBERS: attention_of(reservation) == NOT_ISSUED,
     }
     return [effect(operation, reservation, user) for operation in OPERATIONS if relevant[operation]]
 
@@ -125,15 +124,18 @@ def _confirmation_money(reservation: Reservation) -> str:
                  "and listed as needing attention until they are.") % {"why": refused.reason}
 
 
+def _require_transition(reservation: Reservation, operation: str) -> None:
+    if not can_proceed(getattr(reservation, TRANSITIONS[operation])):
+        raise Refused(refuse_transition(reservation, operation).message)
+
+
 def _approve(reservation: Reservation, user, free_seats) -> tuple[str, str]:
-    if reservation.status != Status.PENDING_APPROVAL:
-        raise Refused(refuse_transition(reservation, "approve").message)
+    _require_transition(reservation, APPROVE)
     return _moves(reservation, Status.CONFIRMED), _confirmation_money(reservation)
 
 
 def _promote(reservation: Reservation, user, free_seats) -> tuple[str, str]:
-    if reservation.status != Status.WAITLISTED:
-        raise Refused(refuse_transition(reservation, "promote").message)
+    _require_transition(reservation, PROMOTE)
     left = seats_left(reservation.slot_id) if free_seats is None else free_seats
     if reservation.seats > left:
         raise Refused(_("Only %(left)s seats are free; this reservation needs %(seats)s.")
@@ -146,8 +148,7 @@ def _promote(reservation: Reservation, user, free_seats) -> tuple[str, str]:
 
 
 def _cancel(reservation: Reservation, user, free_seats) -> tuple[str, str]:
-    if not can_proceed(reservation.mark_cancelled):
-        raise Refused(refuse_transition(reservation, "cancel").message)
+    _require_transition(reservation, CANCEL)
     outcome = _moves(reservation, Status.CANCELLED)
     if reservation.status in HOLDING:
         outcome += " " + _("(frees %(seats)s seats; the waitlist is promoted in order where they fit)") % {
@@ -181,9 +182,7 @@ def _request_payment(reservation: Reservation, user, free_seats) -> tuple[str, s
 
 
 def _issue_numbers(reservation: Reservation, user, free_seats) -> tuple[str, str]:
-    payment = reservation.payment
-    if (reservation.status != Status.CONFIRMED or payment is None or not payment.is_konbini
-            or payment.status != PaymentStatus.AWAITING_APPROVAL):
+    if attention_of(reservation) != NOT_ISSUED:
         raise Refused(_("Numbers are issued here only for a confirmed reservation whose konbini payment has "
                         "none yet."))
     return _("The reservation stays confirmed."), _issue_plan(reservation)

@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from payments.actors import Actor
 from reservations import admin_effects
 from reservations.admin_run import run
+from reservations.customer_context import numbers_context
 from reservations.models import Reservation
-from reservations.notices import store_rows
 from reservations.selectors import EXPIRED, NOT_ISSUED, attention_of, replaced_payments
 
 KEY_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -72,18 +72,23 @@ class ReservationPaymentPanelMixin:
     def _detail_url(reservation) -> str:
         return reverse("admin:reservations_reservation_change", args=[reservation.pk])
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        reservation = self._reservation(request, object_id)
-        extra = {**(extra_context or {}), "panel": self._panel(request, reservation)}
-        return super().change_view(request, object_id, form_url, extra)
+    def get_object(self, request, object_id, from_field=None):
+        # The change page reads the row once, with what the panel and the read-only fields show.
+        if from_field is not None:
+            return super().get_object(request, object_id, from_field)
+        return self._reservation(request, object_id)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["panel"] = self._panel(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod
     def _panel(request, reservation: Reservation) -> dict:
         payment = reservation.payment
         return {
             "payment": payment,
-            "stores": store_rows(payment) if payment is not None else [],
-            "voucher_url": (payment.konbini_numbers or {}).get("hosted_voucher_url", "") if payment else "",
+            **numbers_context(payment),
             "replaced": replaced_payments(payment),
             "attention": attention_text(attention_of(reservation)),
             "may_manage": admin_effects.may_manage(request.user, reservation),

@@ -18,12 +18,12 @@ from payments.errors import (
     PaymentBusy,
     PaymentError,
 )
+from payments.konbini_display import store_rows
 from payments.models import Payment, Status
+from reservations.customer_links import sign
 from reservations.errors import SlotFull, UnknownReservation
 from reservations.models import Reservation
 from reservations.models import Status as ReservationStatus
-from reservations.notices import store_rows
-from reservations.payment_links import sign
 from reservations.selectors import seats_left
 
 # The customer's words for the reservation's status (seed 001).
@@ -93,12 +93,15 @@ def done_context(reservation: Reservation) -> dict:
     return reservation_context(reservation, payment, payment_stage(payment))
 
 
-def pay_context(reservation: Reservation, payment: Payment, *, error: str = "", notice: str = "") -> dict:
+def pay_stage(reservation: Reservation, payment: Payment) -> PaymentStage:
     stage = payment_stage(payment)
     if stage == PaymentStage.REQUEST and reservation.status != ReservationStatus.CONFIRMED:
-        stage = PaymentStage.CANCELLED  # a reservation no longer confirmed is not paid for
-    return {**reservation_context(reservation, payment, stage), "error": error, "notice": notice,
-            "token": sign("pay", payment.pk)}
+        return PaymentStage.CANCELLED  # a reservation no longer confirmed is not paid for
+    return stage
+
+
+def pay_context(reservation: Reservation, payment: Payment, *, error: str = "") -> dict:
+    return {**reservation_context(reservation, payment, pay_stage(reservation, payment)), "error": error}
 
 
 # --- the customer's words -------------------------------------------------------------------------------

@@ -10,14 +10,16 @@ from django import forms
 from django.utils import timezone
 
 from reservations.models import PaymentMethod, ReservableEvent, Slot
-from reservations.selectors import with_seats_taken
+from reservations.selectors import with_seats
 
 KONBINI_STORES = "ファミリーマート・ローソン・ミニストップ・セイコーマート"
 
 
 def open_slots(event: ReservableEvent):
-    """The event's slots still to come, each annotated with ``seats_taken``; a past slot cannot be booked."""
-    return with_seats_taken(Slot.objects.filter(event=event, starts_at__gt=timezone.now())).order_by("starts_at", "id")
+    """The event's slots still to come, annotated with ``seats_taken`` and ``seats_left`` (a past slot cannot be
+    booked); with their event, which each slot's label (str) shows."""
+    return with_seats(Slot.objects.filter(event=event, starts_at__gt=timezone.now())
+                            .select_related("event")).order_by("starts_at", "id")
 
 
 def methods_for(event: ReservableEvent) -> list[tuple[str, str]]:

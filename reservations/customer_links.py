@@ -1,17 +1,44 @@
-"""The customer's links: an event's booking page, and the objects behind the signed tokens of all three pages.
+"""The customer's links: an event's booking page, the completion page and the payment request page (単発決済).
 
-Tokens are reservations.payment_links' signatures (deterministic, no expiry): a bad or tampered one, or one
-that points at nothing, is a plain 404.
+Signed, so a page cannot be reached by counting primary keys; deterministic and without expiry (the page
+shows what the reservation's status allows). A bad or tampered token, or one that points at nothing, is a
+plain 404 (nothing to probe).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core import signing
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from payments.models import Method, Payment
 from reservations.models import ReservableEvent, Reservation
-from reservations.payment_links import absolute, sign, unsign
+
+
+def _signer(salt: str) -> signing.Signer:
+    return signing.Signer(salt=f"reservations.{salt}")
+
+
+def sign(salt: str, pk: int) -> str:
+    return _signer(salt).sign(str(pk))
+
+
+def unsign(salt: str, token: str) -> int:
+    """The id a link points at."""
+    try:
+        value = _signer(salt).unsign(token)
+    except signing.BadSignature:
+        raise Http404("no such page") from None
+    if not value.isdigit():
+        raise Http404("no such page")
+    return int(value)
+
+
+def absolute(path: str) -> str:
+    """For mails and for the shop to publish: from PUBLIC_BASE_URL, never the request's Host."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 def event_path(event) -> str:
@@ -19,8 +46,15 @@ def event_path(event) -> str:
 
 
 def event_url(event) -> str:
-    """For the shop to publish (its site, a mail): from PUBLIC_BASE_URL, never the request's Host."""
     return absolute(event_path(event))
+
+
+def completion_path(reservation) -> str:
+    return reverse("reserve:done", kwargs={"token": sign("done", reservation.pk)})
+
+
+def payment_request_path(payment) -> str:
+    return reverse("reserve:pay", kwargs={"token": sign("pay", payment.pk)})
 
 
 def event_for(token: str) -> ReservableEvent:

@@ -16,28 +16,34 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from payments.actors import Actor
 from payments.errors import ChangedMeanwhile, InvalidTransition, PaymentBusy, PaymentError
-from payments.models import Payment
 from reservations import payment_flow
 from reservations.customer_context import (
     PaymentStage,
     booking_message,
     done_context,
     pay_context,
+    pay_stage,
     payment_message,
     payment_stage,
 )
 from reservations.customer_forms import BookingForm, methods_for, open_slots
-from reservations.customer_links import event_for, payment_for, reservation_for
-from reservations.models import PaymentMethod, Reservation
-from reservations.payment_links import completion_path, payment_request_path
+from reservations.customer_links import (
+    completion_path,
+    event_for,
+    payment_for,
+    payment_request_path,
+    reservation_for,
+)
+from reservations.models import PaymentMethod
 from reservations.payment_requests import issue_requested_numbers
+from reservations.selectors import reservation_of_payment
 
 
 def _slot_rows(event, form: BookingForm) -> list[dict]:
     chosen = str(form["slot"].value() or "")
     rows = []
     for slot in form.slots.values():
-        left = max(slot.capacity - slot.seats_taken, 0)
+        left = slot.seats_left
         rows.append({"slot": slot, "left": left, "selectable": bool(left) or event.waitlist_enabled,
                      "checked": chosen == str(slot.pk)})
     return rows
@@ -83,27 +89,16 @@ def done_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "reserve/done.html", done_context(reservation_for(token)))
 
 
-def _reservation_of(payment: Payment) -> Reservation:
-    """The reservation a payment was for: it holds the newest payment of the chain of requests."""
-    latest = payment
-    for _step in range(100):  # a replacement chain is short; the bound only guards against a loop
-        if not latest.replaced_by_id:
-            break
-        latest = Payment.objects.get(pk=latest.replaced_by_id)
-    reservation = Reservation.objects.select_related("shop", "slot__event").filter(payment=latest).first()
-    if reservation is None:
-        raise Http404("no such page")
-    return reservation
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def pay_page(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_for(token)
-    reservation = _reservation_of(payment)
+    reservation = reservation_of_payment(payment)
+    if reservation is None:
+        raise Http404("no such page")
     if request.method == "GET":
         return render(request, "reserve/pay.html", pay_context(reservation, payment))
-    if pay_context(reservation, payment)["pay_stage"] != PaymentStage.REQUEST:
+    if pay_stage(reservation, payment) != PaymentStage.REQUEST:
         return redirect(payment_request_path(payment))  # a second click, or it moved on: show what is now
     try:
         issue_requested_numbers(payment, by=Actor.system("customer payment request"))

@@ -7,8 +7,6 @@ from django.utils.translation import gettext_lazy as _
 from notices.services import queue_notice
 from payments.konbini_display import store_rows
 
-__all__ = ["numbers_notice", "payment_request_notice", "store_rows"]
-
 
 def numbers_notice(reservation, payment) -> None:
     queue_notice(key=f"konbini_numbers:{payment.pk}", shop=reservation.shop, kind="konbini_numbers",

@@ -15,17 +15,15 @@ from __future__ import annotations
 import logging
 
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed
 
 from payments.actors import Actor
 from payments.errors import ChangedMeanwhile, GatewayDeclined, PaymentError
-from payments.models import KONBINI_CANCELLABLE, Status
+from payments.models import KONBINI_CANCELLABLE
 from payments.services import cancel_payment, issue_konbini_numbers, sync_payment
 from reservations import services
 from reservations.errors import UnknownReservation
 from reservations.models import Reservation
-from reservations.models import Status as ReservationStatus
-from shops.roles import Perm
+from reservations.selectors import NOT_ISSUED, attention_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +42,12 @@ def issue_numbers_if_confirmed(reservation, *, by: Actor) -> bool:
     Failures are logged, not raised: the confirmation stands (seed 001) and the poll retries the issue.
     """
     reservation = _load(reservation)
-    payment = reservation.payment
-    if (reservation.status != ReservationStatus.CONFIRMED or payment is None or not payment.is_konbini
-            or payment.status != Status.AWAITING_APPROVAL):
-        return False
+    return attention_of(reservation) == NOT_ISSUED and _issue_numbers(reservation, by=by)
+
+
+def _issue_numbers(reservation: Reservation, *, by: Actor) -> bool:
     try:
-        issue_konbini_numbers(payment, by=by)  # reservations.receivers mails them once recorded
+        issue_konbini_numbers(reservation.payment, by=by)  # reservations.receivers mails them once recorded
     except PaymentError as exc:
         logger.warning("reservation %s: konbini numbers not issued (%s); the poll retries", reservation.pk,
                        exc.code)
@@ -57,32 +55,34 @@ def issue_numbers_if_confirmed(reservation, *, by: Actor) -> bool:
     return True
 
 
+def _after_confirmation(reservation, *, by: Actor) -> Reservation:
+    """The reservation as it is after issuing its numbers if it became confirmed; read again only if an
+    issue was tried (it changes the payment)."""
+    reservation = _load(reservation)
+    if attention_of(reservation) != NOT_ISSUED:
+        return reservation
+    _issue_numbers(reservation, by=by)
+    return _load(reservation)
+
+
 def book(slot, *, name: str, email: str = "", seats: int = 1, by: Actor, payment_method: str = "none",
          request_key: str | None = None):
-    reservation = services.book(slot, name=name, email=email, seats=seats, by=by, payment_method=payment_method,
-                                request_key=request_key)
-    issue_numbers_if_confirmed(reservation, by=by)
-    return _load(reservation)
+    return _after_confirmation(services.book(slot, name=name, email=email, seats=seats, by=by,
+                                             payment_method=payment_method, request_key=request_key), by=by)
 
 
 def approve(reservation, *, by: Actor) -> Reservation:
-    reservation = services.approve(reservation, by)
-    issue_numbers_if_confirmed(reservation, by=by)
-    return _load(reservation)
+    return _after_confirmation(services.approve(reservation, by), by=by)
 
 
 def promote(reservation, *, by: Actor) -> Reservation:
-    reservation = services.promote(reservation, by)
-    issue_numbers_if_confirmed(reservation, by=by)
-    return _load(reservation)
+    return _after_confirmation(services.promote(reservation, by), by=by)
 
 
 def cancel(reservation, *, by: Actor, reason: str = "", idempotency_key: str | None = None) -> list[Reservation]:
     """キャンセル with the payment's side first. Returns the waitlisted reservations promoted."""
     reservation = _load(reservation)
-    by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
-    if not can_proceed(reservation.mark_cancelled):
-        raise services.refuse_transition(reservation, "cancel")
+    services.check_transition(reservation, by, "cancel")  # again under the lock in services.cancel
     payment = reservation.payment
     if payment is not None and payment.status in KONBINI_CANCELLABLE:
         _cancel_payment(reservation, payment, by=by, reason=reason, idempotency_key=idempotency_key)

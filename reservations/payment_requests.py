@@ -16,17 +16,16 @@ from payments.ledger import lock_payment
 from payments.models import Status
 from payments.services import create_konbini_payment, issue_konbini_numbers
 from reservations import services
+from reservations.customer_links import absolute, payment_request_path
 from reservations.models import Reservation
 from reservations.models import Status as ReservationStatus
 from reservations.notices import payment_request_notice
-from reservations.payment_links import absolute, payment_request_path
+from reservations.selectors import EXPIRED, attention_of
 from shops.roles import Perm
 
 
 def can_request_payment(reservation: Reservation) -> bool:
-    payment = reservation.payment
-    return (reservation.status == ReservationStatus.CONFIRMED and payment is not None and payment.is_konbini
-            and payment.status == Status.EXPIRED)
+    return attention_of(reservation) == EXPIRED
 
 
 def send_payment_request(reservation, *, by: Actor) -> Reservation:

@@ -3,8 +3,8 @@ konbini payments (which need a decision, which payments a one-off request replac
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Greatest
 
 from payments.models import Method, Payment
 from payments.models import Status as PaymentStatus
@@ -21,10 +21,12 @@ def seats_taken(slot) -> int:
     return total or 0
 
 
-def with_seats_taken(slots: QuerySet[Slot]) -> QuerySet[Slot]:
-    """``slots`` annotated with ``seats_taken`` (as seats_taken()), in the same query: for lists of slots."""
-    return slots.annotate(seats_taken=Coalesce(
-        Sum("reservations__seats", filter=Q(reservations__status__in=HOLDING)), 0))
+def with_seats(slots: QuerySet[Slot]) -> QuerySet[Slot]:
+    """``slots`` annotated with ``seats_taken`` and ``seats_left`` (as the functions), in the same query: for
+    lists of slots."""
+    return slots.annotate(
+        seats_taken=Coalesce(Sum("reservations__seats", filter=Q(reservations__status__in=HOLDING)), 0),
+    ).annotate(seats_left=Greatest(F("capacity") - F("seats_taken"), 0))
 
 
 def seats_left(slot) -> int:
@@ -88,8 +90,9 @@ def replaced_payments(payment: Payment | None) -> list[Payment]:
 
 
 def reservation_of_payment(payment: Payment) -> Reservation | None:
-    """The reservation a payment belongs to, also for a payment a one-off request replaced."""
+    """The reservation a payment belongs to, also for a payment a one-off request replaced (the reservation
+    holds the newest payment of the chain); with its shop and slot's event, which its pages show."""
     current, hops = payment, 0
     while current.replaced_by_id and hops < MAX_CHAIN:
         current, hops = Payment.objects.get(pk=current.replaced_by_id), hops + 1
-    return Reservation.objects.filter(payment_id=current.pk).first()
+    return Reservation.objects.select_related("shop", "slot__event").filter(payment_id=current.pk).first()

@@ -23,7 +23,7 @@ from payments.models import Payment
 from payments.services import create_konbini_payment
 from reservations.errors import InvalidSeats, InvalidTransition, SlotFull, UnknownReservation
 from reservations.models import AcceptanceMode, PaymentMethod, Reservation, ReservationEvent, Slot, Status
-from reservations.selectors import seats_left, seats_taken
+from reservations.selectors import seats_left, seats_taken, waitlist
 from reservations.signals import reservation_cancelled, reservation_confirmed, send_on_commit
 from shops.roles import Perm
 
@@ -63,6 +63,17 @@ def _moved(reservation: Reservation, by: Actor, message: str) -> None:
     record(reservation, by, message)
     if reservation.status == Status.CONFIRMED:
         send_on_commit(reservation_confirmed, reservation)
+
+
+# The transition each operation runs (their sources are the model's).
+TRANSITIONS = {"approve": "mark_approved", "cancel": "mark_cancelled", "promote": "mark_promoted"}
+
+
+def check_transition(reservation: Reservation, by: Actor, operation: str) -> None:
+    """Raise unless ``by`` may run ``operation`` on the reservation as it is now (NotPermitted, InvalidTransition)."""
+    by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
+    if not can_proceed(getattr(reservation, TRANSITIONS[operation])):
+        raise refuse_transition(reservation, operation)
 
 
 def refuse_transition(reservation: Reservation, operation: str):
@@ -130,9 +141,7 @@ def approve(reservation, by: Actor) -> Reservation:
     """承認: pending approval → confirmed. Its seats were held since booking, so no capacity check."""
     with transaction.atomic():
         _slot, reservation = lock_reservation(reservation)
-        by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
-        if not can_proceed(reservation.mark_approved):
-            raise refuse_transition(reservation, "approve")
+        check_transition(reservation, by, "approve")
         reservation.mark_approved(at=timezone.now())
         _moved(reservation, by, "承認: 確定")
     return reservation
@@ -142,9 +151,7 @@ def cancel(reservation, by: Actor, reason: str = "") -> list[Reservation]:
     """キャンセル: frees the seats and promotes the waitlist. Returns the reservations promoted."""
     with transaction.atomic():
         slot, reservation = lock_reservation(reservation)
-        by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
-        if not can_proceed(reservation.mark_cancelled):
-            raise refuse_transition(reservation, "cancel")
+        check_transition(reservation, by, "cancel")
         freed = reservation.holds_seats
         reservation.mark_cancelled(at=timezone.now())
         _moved(reservation, by, "キャンセル" + (f": {reason}" if reason else ""))
@@ -156,8 +163,7 @@ def cancel(reservation, by: Actor, reason: str = "") -> list[Reservation]:
 def _promote_waitlist(slot: Slot, by: Actor) -> list[Reservation]:
     left = seats_left(slot)
     promoted = []
-    for waiting in Reservation.objects.select_for_update().filter(
-            slot=slot, status=Status.WAITLISTED).order_by("created_at", "id"):
+    for waiting in waitlist(slot).select_for_update():
         if left <= 0:
             break
         if waiting.seats > left:
@@ -173,9 +179,7 @@ def promote(reservation, by: Actor) -> Reservation:
     """Manual 繰り上げ of one waitlisted reservation (staff may pick one out of line) when its seats fit."""
     with transaction.atomic():
         slot, reservation = lock_reservation(reservation)
-        by.require(reservation.shop_id, Perm.APPROVE_RESERVATIONS)
-        if not can_proceed(reservation.mark_promoted):
-            raise refuse_transition(reservation, "promote")
+        check_transition(reservation, by, "promote")
         left = seats_left(slot)
         if reservation.seats > left:
             raise SlotFull(_("Only %(left)s seats are free; this reservation needs %(seats)s.")

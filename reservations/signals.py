@@ -1,5 +1,5 @@
-"""Hook points for the payment work to come (SPEC 4.2: konbini numbers are issued when a reservation
-becomes confirmed; a cancellation may need a payment cancelled). Nothing listens yet.
+"""Sent when a reservation becomes confirmed or cancelled. Nothing in the project listens: the payment side
+(konbini numbers, the payment's cancel) is called directly by reservations.payment_flow, around the services.
 
 Sent after the commit only: a listener must never act on a confirmation that was rolled back.
 """

@@ -18,10 +18,9 @@ from django.urls import reverse
 from payments.models import Payment, Status
 from payments.services import sync_payment
 from reservations import payment_flow
-from reservations.customer_links import event_path
+from reservations.customer_links import completion_path, event_path, payment_request_path, sign
 from reservations.models import AcceptanceMode, Reservation
 from reservations.models import Status as R
-from reservations.payment_links import completion_path, payment_request_path, sign
 from reservations.payment_requests import send_payment_request
 from tests.konbini.flow_helpers import wait_for
 from tests.reservations.helpers import SYSTEM, make_slot
