@@ -69,24 +69,29 @@ class OrderPaymentPanelMixin:
                    "payment": order.payment, "order_url": self._order_url(order), "title": title, **extra}
         return TemplateResponse(request, f"admin/orders/order/{template}.html", context)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        order = self._order(request, object_id)
-        payment = order.payment
-        extra = dict(extra_context or {})
+    def get_object(self, request, object_id, from_field=None):
+        # The change page's order comes with its payment and shop (the panel reads both): one query, not
+        # a second load of the same order.
+        if from_field is None and str(object_id).isdigit():
+            return self._order(request, object_id)
+        return super().get_object(request, object_id, from_field)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        payment = obj.payment if obj is not None else None
         if payment is not None:
-            extra["payment_panel"] = {
+            context["payment_panel"] = {
                 "payment": payment,
                 "menu": operation_menu(request.user, payment),
-                "order_url": self._order_url(order),
-                "can_edit": payment.is_wallet and user_can(request.user, order.shop_id, Perm.CHANGE_AMOUNT),
-                "can_ship": user_can(request.user, order.shop_id, Perm.CAPTURE),
-                "can_cancel": user_can(request.user, order.shop_id, Perm.CANCEL),
+                "order_url": self._order_url(obj),
+                "can_edit": payment.is_wallet and user_can(request.user, obj.shop_id, Perm.CHANGE_AMOUNT),
+                "can_ship": user_can(request.user, obj.shop_id, Perm.CAPTURE),
+                "can_cancel": user_can(request.user, obj.shop_id, Perm.CANCEL),
                 "ship_form": ShipForm(),
                 "method_form": MethodForm(),
                 "in_cart": payment.orders.count() > 1,
                 **self._wallet_extras(payment),
             }
-        return super().change_view(request, object_id, form_url, extra)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod
     def _wallet_extras(payment) -> dict:
