@@ -29,13 +29,18 @@ class SelectionChanged(Exception):
         super().__init__("selection changed since the confirmation")
 
 
-def actor_for(run: BulkRun) -> Actor:
-    # The run acts with its starter's permissions, re-read per chunk; a deleted user leaves the system.
-    if run.created_by_id is not None:
-        user = get_user_model().objects.filter(pk=run.created_by_id).first()
+def actor_for_starter(user_id: int | None, what: str) -> Actor:
+    """Who background work started by a user acts as: that user, with permissions as they are now (callers
+    re-read it per chunk, so a revoked permission stops the rest); once the user is deleted, the system."""
+    if user_id is not None:
+        user = get_user_model().objects.filter(pk=user_id).first()
         if user is not None:
             return Actor.for_user(user)
-    return Actor.system(f"bulk run {run.pk} ({run.actor_label})")
+    return Actor.system(what)
+
+
+def actor_for(run: BulkRun) -> Actor:
+    return actor_for_starter(run.created_by_id, f"bulk run {run.pk} ({run.actor_label})")
 
 
 def enqueue(run_id: int) -> None:

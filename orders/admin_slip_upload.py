@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from orders.models import SlipUpload
 from orders.slip_csv import COLUMN_ALIASES, ReportEntry, ReportResult, report_csv
-from orders.slip_upload import MAX_BYTES, UploadRefused, accept_upload
+from orders.slip_upload import UploadRefused, accept_upload, refuse_too_large
 from payments.actors import Actor
 from payments.errors import NotPermitted
 from shops.models import Shop
@@ -91,9 +91,7 @@ class SlipUploadAdminMixin:
         if request.method == "POST" and form.is_valid():
             file = form.cleaned_data["file"]
             try:
-                if file.size > MAX_BYTES:
-                    raise UploadRefused(_("The file is larger than %(max)s MB. Split it into smaller files and "
-                                          "upload them one by one.") % {"max": MAX_BYTES // (1024 * 1024)})
+                refuse_too_large(file.size)
                 upload, created = accept_upload(form.cleaned_data["shop"], file.read(), file.name,
                                                 by=Actor.for_user(request.user))
             except UploadRefused as exc:

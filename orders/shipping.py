@@ -41,14 +41,18 @@ def mark_shipped(order: Order, *, carrier: str, slip_number: str, by: Actor, at=
             lock_payment(order.payment_id)
         locked = Order.objects.select_for_update(of=("self",)).select_related("payment__shop").get(pk=order.pk)
         _check_shippable(locked)
-        shipment = locked.shipments.filter(shipped_at__isnull=True).order_by("id").first()
-        if shipment is None:
-            if locked.shipments.exists():
-                raise InvalidTransition(_("Every shipment of this order has already been shipped."))
+        # One read of the shipments (under the order's lock): the slip upload ships thousands of orders.
+        shipments = list(locked.shipments.order_by("id"))
+        unshipped = [s for s in shipments if s.shipped_at is None]
+        if unshipped:
+            shipment = unshipped[0]
+        elif shipments:
+            raise InvalidTransition(_("Every shipment of this order has already been shipped."))
+        else:
             shipment = Shipment(order=locked, address="")
         shipment.carrier, shipment.slip_number, shipment.shipped_at = carrier, slip_number, at
         shipment.save()
-        if not locked.shipments.filter(shipped_at__isnull=True).exists():
+        if len(unshipped) <= 1:  # this was the last one to ship
             locked.fulfilment_status = Fulfilment.SHIPPED
             locked.save(update_fields=["fulfilment_status"])
         OrderEvent.objects.create(order=locked, actor_id=by.user_id, actor_label=by.label,

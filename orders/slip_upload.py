@@ -22,12 +22,12 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from bulk.services import actor_for_starter
 from orders import shipping
 from orders.models import Order, SlipUpload
 from orders.slip_csv import ReportEntry, ReportResult, SlipRow, file_fingerprint, parse_slip_csv
@@ -71,6 +71,13 @@ def capture_key(upload: SlipUpload, order: Order) -> str:
 # --- accepting the file ---------------------------------------------------------------------------------
 
 
+def refuse_too_large(size: int) -> None:
+    """Also called by the upload page before it reads the file into memory."""
+    if size > MAX_BYTES:
+        raise UploadRefused(_("The file is larger than %(max)s MB. Split it into smaller files and upload "
+                              "them one by one.") % {"max": MAX_BYTES // (1024 * 1024)})
+
+
 def accept_upload(shop, data: bytes, filename: str, by: Actor) -> tuple[SlipUpload, bool]:
     """Store a file for processing: (upload, created). The same bytes again give the first upload back."""
     by.require(shop.pk, Perm.CAPTURE)
@@ -78,9 +85,7 @@ def accept_upload(shop, data: bytes, filename: str, by: Actor) -> tuple[SlipUplo
     existing = SlipUpload.objects.filter(shop=shop, fingerprint=fingerprint).first()
     if existing is not None:
         return existing, False
-    if len(data) > MAX_BYTES:
-        raise UploadRefused(_("The file is larger than %(max)s MB. Split it into smaller files and upload "
-                              "them one by one.") % {"max": MAX_BYTES // (1024 * 1024)})
+    refuse_too_large(len(data))
     parsed = parse_slip_csv(data)  # parsed again by the worker: cheap, and nothing derived is stored twice
     if parsed.file_error:
         raise UploadRefused(parsed.file_error)
@@ -108,15 +113,6 @@ def _claim(upload: SlipUpload) -> bool:
     if claimed:
         upload.refresh_from_db()
     return bool(claimed)
-
-
-def _actor(upload: SlipUpload) -> Actor:
-    # The uploader's own permissions, read again per chunk: a revoked permission stops the rest.
-    if upload.uploaded_by_id is not None:
-        user = get_user_model().objects.filter(pk=upload.uploaded_by_id).first()
-        if user is not None:
-            return Actor.for_user(user)
-    return Actor.system(f"slip upload {upload.pk} ({upload.uploaded_by_label})")
 
 
 def _save(upload: SlipUpload, new: list[ReportEntry], *, done: bool = False) -> None:
@@ -150,7 +146,7 @@ def process_upload(upload: SlipUpload) -> bool:
 
 
 def _process_chunk(upload: SlipUpload, rows: list[SlipRow]) -> list[ReportEntry]:
-    actor = _actor(upload)
+    actor = actor_for_starter(upload.uploaded_by_id, f"slip upload {upload.pk} ({upload.uploaded_by_label})")
     # One query for the chunk's orders (and one for their shipments), not one per row.
     orders = {order.number: order for order in Order.objects.filter(
         shop_id=upload.shop_id, number__in=[row.order_number for row in rows],
@@ -158,9 +154,9 @@ def _process_chunk(upload: SlipUpload, rows: list[SlipRow]) -> list[ReportEntry]
     keys = {capture_key(upload, order) for order in orders.values()}
     ours = set(PaymentOperation.objects.filter(idempotency_key__in=keys, state=OperationState.SUCCEEDED)
                .values_list("idempotency_key", flat=True))
-    entries, beat = [], time.monotonic()
+    entries, beat, beat_every = [], time.monotonic(), stale_after().total_seconds() / 5
     for row in rows:
-        if time.monotonic() - beat > stale_after().total_seconds() / 5:
+        if time.monotonic() - beat > beat_every:
             SlipUpload.objects.filter(pk=upload.pk).update(claimed_at=timezone.now())  # still alive
             beat = time.monotonic()
         order = orders.get(row.order_number)
