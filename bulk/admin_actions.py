@@ -31,8 +31,6 @@ from shops.selectors import shops_for_user, user_can
 
 CONFIRM_FIELD = "bulk_confirm"
 ACTION_NAMES = {BulkRun.Kind.CAPTURE: "bulk_capture", BulkRun.Kind.CANCEL: "bulk_cancel"}
-# The order list's action over the same bulk run (the confirm page posts back to the list it came from).
-ORDER_ACTION_NAMES = {BulkRun.Kind.CAPTURE: "capture_selected_orders"}
 # Changelist parameters that do not narrow the selection (ordering, page, popup).
 NOT_FILTERS = {"o", "p", "_popup", "_to_field"}
 
@@ -48,9 +46,10 @@ def permitted_somewhere(user, kind: str) -> bool:
     return any(user_can(user, shop_id, perm) for shop_id in shops_for_user(user).values_list("pk", flat=True))
 
 
-def hide_unpermitted(request, actions: dict) -> dict:
-    """For PaymentAdmin.get_actions: drop the bulk actions the user may use in none of their shops."""
-    for kind, name in (*ACTION_NAMES.items(), *ORDER_ACTION_NAMES.items()):
+def hide_unpermitted(request, actions: dict, names: dict = ACTION_NAMES) -> dict:
+    """For get_actions: drop the bulk actions (`names`: kind → action name) the user may use in none of their
+    shops."""
+    for kind, name in names.items():
         if name in actions and not permitted_somewhere(request.user, kind):
             del actions[name]
     return actions
@@ -69,20 +68,19 @@ def describe_selection(request) -> str:
     return _("All payments matching the list filter: %(filters)s") % {"filters": filters}
 
 
-def _render_confirm(kind, modeladmin, request, summary: Summary, *, changed: bool = False):
+def _render_confirm(kind, action_name, modeladmin, request, summary: Summary, *, changed: bool = False):
     title = _("Confirm: %(what)s") % {"what": BulkRun.Kind(kind).label}
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.model._meta, "title": title, "kind": kind, "summary": summary, "changed": changed,
-        "action_name": (ORDER_ACTION_NAMES if modeladmin.model._meta.model_name == "order" else ACTION_NAMES)[kind],
-        "select_across": _select_across(request),
+        "action_name": action_name, "select_across": _select_across(request),
         "selected_ids": request.POST.getlist(ACTION_CHECKBOX_NAME), "description": describe_selection(request),
         "request_key": uuid.uuid4(), "changelist_url": request.get_full_path(),
     }
     return TemplateResponse(request, "admin/bulk/confirm.html", context)
 
 
-def _start(kind, modeladmin, request, queryset):
+def _start(kind, action_name, modeladmin, request, queryset):
     form = ConfirmForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("The confirmation form was incomplete; nothing was started."))
@@ -96,19 +94,23 @@ def _start(kind, modeladmin, request, queryset):
                         description=description)
     except SelectionChanged:
         summary = summarize(kind, queryset, request.user, timezone.now())
-        return _render_confirm(kind, modeladmin, request, summary, changed=True)
+        return _render_confirm(kind, action_name, modeladmin, request, summary, changed=True)
     messages.success(request, _("Bulk run #%(id)s started.") % {"id": run.pk})
     return HttpResponseRedirect(reverse("admin:bulk_bulkrun_change", args=[run.pk]))
 
 
-def bulk_action(kind, modeladmin, request, queryset):
+def bulk_action(kind, modeladmin, request, queryset, action_name: str | None = None):
+    """Confirm page, then the run. `action_name`: the changelist action the confirm form posts back to (by
+    default the payment list's own)."""
+    action_name = action_name or ACTION_NAMES[kind]
     if not permitted_somewhere(request.user, kind):
         messages.error(request, {BulkRun.Kind.CAPTURE: _("You are not allowed to capture payments."),
                                  BulkRun.Kind.CANCEL: _("You are not allowed to cancel payments.")}[kind])
         return None
     if request.POST.get(CONFIRM_FIELD) == "1":
-        return _start(kind, modeladmin, request, queryset)
-    return _render_confirm(kind, modeladmin, request, summarize(kind, queryset, request.user, timezone.now()))
+        return _start(kind, action_name, modeladmin, request, queryset)
+    return _render_confirm(kind, action_name, modeladmin, request,
+                           summarize(kind, queryset, request.user, timezone.now()))
 
 
 @admin.action(description=gettext_lazy("Bulk capture (実売上)"))

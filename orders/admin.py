@@ -29,11 +29,15 @@ class EventInline(ReadOnlyScopedInline, admin.TabularInline):
     verbose_name_plural = _("History")
 
 
+BULK_ACTIONS = {BulkRun.Kind.CAPTURE: "capture_selected_orders"}
+
+
 @admin.action(description=gettext_lazy("Bulk capture (実売上 / 決済完了) of the selected orders' payments"))
 def capture_selected_orders(modeladmin, request, queryset):
     # The console's bulk run, on the payments of the selected orders (a cart's shared payment once).
     payments = Payment.objects.filter(pk__in=queryset.values("payment_id"))
-    return bulk_action(BulkRun.Kind.CAPTURE, modeladmin, request, payments)
+    return bulk_action(BulkRun.Kind.CAPTURE, modeladmin, request, payments,
+                       action_name=BULK_ACTIONS[BulkRun.Kind.CAPTURE])
 
 
 @admin.register(Order)
@@ -50,7 +54,7 @@ class OrderAdmin(SlipUploadAdminMixin, OrderPaymentPanelMixin, ShopScopedAdmin):
     actions = [capture_selected_orders]
 
     def get_actions(self, request):
-        return hide_unpermitted(request, super().get_actions(request))
+        return hide_unpermitted(request, super().get_actions(request), BULK_ACTIONS)
 
     @admin.display(description=_("total (JPY)"), ordering="total")
     def total_yen(self, obj):
