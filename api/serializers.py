@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from orders.checkout_links import checkout_url
 from orders.models import Order, OrderLine
 from payments.card_rules import MAX_AMOUNT
-from payments.models import Payment, PaymentOperation
+from payments.models import Payment, PaymentOperation, Status
 
 
 class OperationSerializer(serializers.ModelSerializer):
@@ -47,10 +48,8 @@ class OrderSerializer(serializers.ModelSerializer):
                   "fulfilment_status_label", "lines", "payment", "checkout_url", "created_at"]
 
     def get_checkout_url(self, order) -> str | None:
-        from orders.checkout_links import checkout_url
-
         payment = order.payment
-        return checkout_url(payment) if payment is not None and payment.status == "unprocessed" else None
+        return checkout_url(payment) if payment is not None and payment.status == Status.UNPROCESSED else None
 
 
 class LineInputSerializer(serializers.Serializer):
