@@ -11,38 +11,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/payments_bench_konbini")
 
-
-def recreate_database() -> None:
-    import psycopg2
-
-    url = urlparse(DB_URL)
-    conn = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username or "postgres",
-                            dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        name = url.path.lstrip("/")
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.common import free_port, recreate_database, wait_for_sandbox  # noqa: E402 (needs ROOT on the path)
 
 
 def seed(count: int, sandbox_url: str) -> None:
@@ -76,7 +56,7 @@ def main() -> None:
 
     os.environ.update({"DATABASE_URL": DB_URL, "DEBUG": "0", "LOG_LEVEL": "WARNING",
                        "STRIPE_MAX_NETWORK_RETRIES": "0", "DJANGO_SETTINGS_MODULE": "payments_admin.settings"})
-    recreate_database()
+    recreate_database(DB_URL)
     import django
 
     django.setup()
@@ -91,17 +71,8 @@ def main() -> None:
     sandbox = subprocess.Popen([sys.executable, "manage.py", "run_gateway_sandbox", "--port", str(port)], cwd=ROOT,
                                env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     try:
+        wait_for_sandbox(sandbox, sandbox_url, log)
         control = SandboxControl(sandbox_url)
-        for _ in range(600):
-            if sandbox.poll() is not None:
-                raise SystemExit(f"the sandbox exited with {sandbox.returncode}; see {log}")
-            try:
-                control.now()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit(f"the sandbox did not start; see {log}")
         t0 = time.perf_counter()
         seed(args.count, sandbox_url)
         print(f"seeded {args.count:,} vouchers in {time.perf_counter() - t0:.1f}s")

@@ -26,29 +26,7 @@ DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:543
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SHOP_ID, SHOP_PASS = "tshopbench01", "benchpass"
 
-
-def ensure_database() -> None:
-    from urllib.parse import urlparse
-
-    import psycopg2
-
-    url = urlparse(DB_URL)
-    conn = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username or "postgres",
-                            dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        name = url.path.lstrip("/")
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.common import free_port, recreate_database, wait_for_sandbox  # noqa: E402 (needs ROOT on the path)
 
 
 def sandbox_state(order_ids: list[str], amount: int) -> tuple[dict, list[tuple[str, str]]]:
@@ -130,7 +108,7 @@ def main() -> None:
            "BATCH_GATEWAY_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING",
            "DJANGO_SETTINGS_MODULE": "payments_admin.settings"}
     os.environ.update(env)
-    ensure_database()
+    recreate_database(DB_URL)
     import django
 
     django.setup()
@@ -158,18 +136,7 @@ def main() -> None:
                                f"--concurrency={args.processes}", "-Q", queue, "--loglevel=WARNING"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "w"))
     try:
-        import requests
-
-        for _ in range(600):
-            if sandbox.poll() is not None:
-                raise SystemExit(f"the sandbox exited with {sandbox.returncode}")
-            try:
-                requests.get(f"{sandbox_url}/_sandbox/clock", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("the sandbox did not start")
+        wait_for_sandbox(sandbox, sandbox_url)
         from batches.models import BatchRun
         from batches.tasks import gateway_status_sync
         start = time.perf_counter()
