@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy
 
 from bulk.admin_actions import bulk_cancel, bulk_capture, hide_unpermitted
+from payments import admin_bank_import  # noqa: F401  (registers the bank statement import pages)
 from payments.admin_filters import PAYMENT_LIST_FILTERS, AttentionColumnMixin
 from payments.admin_operations import PaymentOperationsMixin, offered_operations
 from payments.formatting import yen
@@ -20,6 +21,7 @@ from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
 # each function returns (label, url) for a payment of its own, else None.
 OWNER_LINKS: list[Callable[[Payment], tuple[str, str] | None]] = []
 KONBINI_FIELDS = ["operated_from", "external_id", "payment_deadline", "konbini_numbers_table"]
+BANK_TRANSFER_FIELDS = ["operated_from", "payer_kana"]
 
 
 def register_owner_link(function):
@@ -60,7 +62,7 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
                     "amount_yen", "authorized_at", "authorization_expires_at", "captured_at"]
     list_filter = PAYMENT_LIST_FILTERS
     actions = [bulk_capture, bulk_cancel]
-    search_fields = ["gateway_order_id", "reference", "payer_name", "payer_email"]
+    search_fields = ["gateway_order_id", "reference", "payer_name", "payer_kana", "payer_email"]
     search_help_text = gettext_lazy("Order number, GMO OrderID, payer name or e-mail")
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
@@ -95,7 +97,11 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
     # --- konbini: what the customer takes to the store, and where the payment is operated ----------------
 
     def get_fields(self, request, obj=None):
-        return [*KONBINI_FIELDS, *self.fields] if obj is not None and obj.is_konbini else self.fields
+        if obj is not None and obj.is_konbini:
+            return [*KONBINI_FIELDS, *self.fields]
+        if obj is not None and obj.is_bank_transfer:
+            return [*BANK_TRANSFER_FIELDS, *self.fields]
+        return self.fields
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)

@@ -52,6 +52,9 @@ def page_operations(payment: Payment) -> list[str]:
         # Operated from its reservation (cancel goes with the seats; numbers follow the confirmation): a cancel
         # from here would leave the reservation confirmed with a dead payment.
         return []
+    if payment.is_bank_transfer:
+        # Never linked (SPEC 3.4): marked paid by a statement import or from its registration, cancelled with it.
+        return []
     return list(WALLET_PAGE_OPERATIONS) if payment.is_wallet else PAGE_OPERATIONS
 
 

@@ -23,7 +23,7 @@ from payments.errors import InvalidAmount, InvalidTransition
 from payments.formatting import yen
 from payments.gateway_factory import konbini_gateway_for
 from payments.models import KONBINI_CANCELLABLE, OperationKind, Payment, Status
-from payments.operations import MANUAL_REFUND, CardOperation, OpensRefundTask, Plan
+from payments.operations import MANUAL_REFUND, CardOperation, OpensRefundTask, Plan, held_after_manual_refunds
 from shops.roles import Perm
 
 # Cancel jobs (besides MANUAL_REFUND).
@@ -153,7 +153,7 @@ class KonbiniCancel(OpensRefundTask, KonbiniOperationSpec):
             return CANCEL_INTENT, 0, _(
                 "The konbini payment numbers are cancelled at Stripe: the customer can no longer pay %(amount)s "
                 "with them. Tell the customer.") % {"amount": yen(payment.amount)}
-        paid = payment.captured_amount or payment.amount
+        paid = held_after_manual_refunds(payment)
         if payment.shop.konbini_refunds_via_stripe:
             return STRIPE_REFUND, paid, _(
                 "Stripe refunds %(amount)s: it e-mails the customer for their bank account and transfers the "

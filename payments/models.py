@@ -16,6 +16,7 @@ class Method(models.TextChoices):
     CARD = "card", _("Credit card")
     RECRUIT = "recruit", _("Recruit easy pay")  # リクルートかんたん支払い, a GMO redirect wallet
     KONBINI = "konbini", _("Konbini")  # コンビニ決済 through Stripe (SPEC 3.3)
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")  # 銀行振込: never linked to a gateway (SPEC 3.4)
 
 
 WALLET_METHODS = (Method.RECRUIT,)
@@ -57,11 +58,19 @@ KONBINI_CANCELLABLE = (Status.UNPROCESSED, Status.AWAITING_APPROVAL, Status.AWAI
                        Status.PAID)
 
 
+# Bank transfer (SPEC 3.4): 入金待ち → 入金済, or cancelled; no gateway ever holds it.
+BANK_LABELS = {Status.AWAITING_PAYMENT: _("Awaiting transfer"), Status.PAID: _("Transfer received"),
+               Status.CANCELLED: _("Cancelled")}
+BANK_CANCELLABLE = (Status.AWAITING_PAYMENT, Status.PAID)
+
+
 def status_label(method: str, value: str) -> str:
     if method in WALLET_METHODS and value in WALLET_LABELS:
         return str(WALLET_LABELS[value])
     if method == Method.KONBINI and value in KONBINI_LABELS:
         return str(KONBINI_LABELS[value])
+    if method == Method.BANK_TRANSFER and value in BANK_LABELS:
+        return str(BANK_LABELS[value])
     return str(Status(value).label) if value in Status.values else value or "—"
 
 
@@ -100,6 +109,8 @@ class Payment(models.Model):
     reference = models.CharField(_("reference"), max_length=64, blank=True, db_index=True)
     payer_name = models.CharField(_("payer"), max_length=200, blank=True)
     payer_email = models.EmailField(_("payer e-mail"), blank=True)
+    # Bank transfer: the payer's name in katakana as a bank prints it (振込依頼人名), matched by payments.kana.
+    payer_kana = models.CharField(_("payer (katakana)"), max_length=200, blank=True)
     authorized_at = models.DateTimeField(_("authorized at"), null=True, blank=True)
     # authorized_at + the shop's validity days, stored so "expiring within N days" is an indexed range.
     authorization_expires_at = models.DateTimeField(_("authorization expires at"), null=True, blank=True)
@@ -156,6 +167,10 @@ class Payment(models.Model):
     @property
     def is_konbini(self) -> bool:
         return self.method == Method.KONBINI
+
+    @property
+    def is_bank_transfer(self) -> bool:
+        return self.method == Method.BANK_TRANSFER
 
     def get_status_display(self) -> str:
         return status_label(self.method, self.status)
@@ -291,6 +306,17 @@ class Payment(models.Model):
     def konbini_cancelled(self, at):
         self._cancelled(at)
 
+    # --- bank transfer transitions (SPEC 3.4): staff or a statement import books it; cancels are never linked --
+
+    @transition(field=status, source=Status.AWAITING_PAYMENT, target=Status.PAID)
+    def transfer_received(self, at, amount: int):
+        self.captured_at = at
+        self.captured_amount = amount
+
+    @transition(field=status, source=list(BANK_CANCELLABLE), target=Status.CANCELLED)
+    def bank_cancelled(self, at):
+        self._cancelled(at)
+
     @transition(field=status, source="*", target=RETURN_VALUE(*Status.values))
     def corrected_from_gateway(self, new_status: str, at):
         """The gateway's answer wins (SPEC 3.1, 3.2): align with what SearchTrade reports."""
@@ -318,6 +344,7 @@ class OperationKind(models.TextChoices):
     EXTEND_AUTHORIZATION = "extend_authorization", _("Extend authorization period")
     CHANGE_METHOD = "change_method", _("Change payment method")
     ISSUE_NUMBERS = "issue_numbers", _("Issue konbini payment numbers")
+    MARK_PAID = "mark_paid", _("Mark paid")  # 入金済にする: a bank transfer booked by hand or by a statement
 
 
 class OperationState(models.TextChoices):
@@ -397,4 +424,5 @@ class PaymentOperation(models.Model):
         return instance
 
 
+from payments.bank_statement_models import BankStatementImport, BankStatementRow  # noqa: E402,F401
 from payments.webhook_models import StripeEvent  # noqa: E402,F401  (registered with the payments app)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import models
 from django.utils.translation import gettext as _
 
 from gateways.base import GatewayRefused, TransactionResult
@@ -111,6 +112,15 @@ class CardOperation:
 
 # The cancel job of money the gateway cannot give back (wallet, konbini): it is refunded by hand.
 MANUAL_REFUND = "MANUAL"
+
+
+def held_after_manual_refunds(payment: Payment) -> int:
+    """What the payment still holds of the money it took, less what manual refund tasks already give back
+    (e.g. one option line of a registration refunded by hand): a later cancel refunds only the rest."""
+    from refunds.models import RefundTask  # refunds builds on payments
+
+    promised = RefundTask.objects.filter(payment_id=payment.pk).aggregate(total=models.Sum("amount"))["total"]
+    return max(payment.captured_amount - (promised or 0), 0)
 
 
 class OpensRefundTask:

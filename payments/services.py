@@ -136,7 +136,8 @@ def check_before_cancel(payment: Payment, *, by: Actor) -> None:
 def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None, reason: str = "",
                    context: dict | None = None):
     check_before_cancel(payment, by=by)
-    params = {"reason": reason} if (payment.is_wallet or payment.is_konbini) and reason else {}
+    takes_reason = payment.is_wallet or payment.is_konbini or payment.is_bank_transfer
+    params = {"reason": reason} if takes_reason and reason else {}
     return execute(payment, spec_for(payment, OperationKind.CANCEL), by, idempotency_key, context, **params)
 
 
@@ -259,3 +260,8 @@ def recompute_authorization_expiry(shop: Shop) -> int:
     return Payment.objects.filter(shop=shop, method=Method.CARD, status=Status.AUTHORIZED,
                                   authorized_at__isnull=False).update(
         authorization_expires_at=F("authorized_at") + timedelta(days=shop.authorization_validity_days))
+
+
+from payments.bank_transfer import create_bank_transfer_payment, mark_transfer_received  # noqa: E402
+
+__all__ += ["create_bank_transfer_payment", "mark_transfer_received"]

@@ -74,6 +74,10 @@ def sync_payment(payment: Payment, *, actor: Actor, buyer_returned: bool = False
         from payments.konbini_sync import sync_konbini  # Stripe's word instead of SearchTrade
 
         return sync_konbini(payment, actor=actor)
+    if payment.is_bank_transfer:
+        from payments.bank_transfer import sync_bank_transfer  # no gateway to ask
+
+        return sync_bank_transfer(payment, actor=actor)
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         actor.require(locked.shop_id, Perm.VIEW)

@@ -174,6 +174,10 @@ class WalletCancel(OpensRefundTask, WalletOperationSpec):
         payment.wallet_cancelled(at)
 
     def outcome_from_trade(self, payment, plan, trade):
+        if plan.job == MANUAL_REFUND:
+            # Nothing was sent to the PG: only a crash between the two steps leaves it open, and recording it
+            # (the cancel and its manual refund task) is all there is to finish. Else the payment stays locked.
+            return True
         if plan.job != PG_CANCEL:
             return None
         if trade is None:

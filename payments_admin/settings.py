@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "gateways",
     "orders",
     "reservations",
+    "registrations",
+    "receipts",
     "refunds",
     "notices",
     "bulk",

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from payments.formatting import yen
-from payments.models import Payment
+from payments.models import Method, Payment
 from shops.models import Shop
 
 
@@ -31,6 +31,8 @@ class RefundTask(models.Model):
     refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+", verbose_name=_("refunded by"))
     refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    # What the one who refunded says about it (e.g. "transferred 11/23 from the organizer's account").
+    refund_note = models.TextField(_("refund note"), blank=True)
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+", verbose_name=_("confirmed by"))
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
@@ -44,3 +46,8 @@ class RefundTask(models.Model):
 
     def __str__(self) -> str:
         return f"{yen(self.amount)} → {self.payee} ({self.get_status_display()})"
+
+    @property
+    def method_label(self) -> str:
+        """The payment method under its label (kept as the payment's raw value, without choices)."""
+        return str(Method(self.method).label) if self.method in Method.values else self.method

@@ -8,9 +8,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from payments.errors import InvalidTransition
+from payments.errors import InvalidTransition, PaymentError
 from refunds.models import RefundTask, RefundTaskStatus
+from refunds.steps import CONFIRM, MARK_REFUNDED, verdict
 from shops.roles import Perm
+
+NOTE_MAX_LENGTH = 500
+
+
+class InvalidNote(PaymentError):
+    code = "invalid_note"
+    http_status = 400
 
 
 def open_refund_task(payment, *, amount: int, reason: str, actor_label: str) -> RefundTask:
@@ -21,31 +29,40 @@ def open_refund_task(payment, *, amount: int, reason: str, actor_label: str) -> 
 
 
 @contextmanager
-def _step(task: RefundTask, by, source: str, refused: str):
-    """The task locked for one step of its life, if `by` may refund and it is still in `source`; saved after."""
+def _step(task: RefundTask, by, step: str):
+    """The task locked for one step of its life, if `by` may refund in its shop and the step is allowed now
+    (steps.verdict); saved after. A refusal changes nothing."""
     with transaction.atomic():
         locked = RefundTask.objects.select_for_update().get(pk=task.pk)
         by.require(locked.shop_id, Perm.REFUND)
-        if locked.status != source:
-            raise InvalidTransition(refused)
+        found = verdict(step, locked, by.user_id)
+        if not found.allowed:
+            raise InvalidTransition(found.reason)
         yield locked
         locked.save()
 
 
-def mark_refunded(task: RefundTask, *, by) -> RefundTask:
-    with _step(task, by, RefundTaskStatus.OPEN, _("This refund was already marked as refunded.")) as locked:
+def clean_note(note) -> str:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise InvalidNote(_("The note is %(length)s characters long; keep it to %(max)s.")
+                          % {"length": len(note), "max": NOTE_MAX_LENGTH})
+    return note
+
+
+def mark_refunded(task: RefundTask, *, by, note: str = "") -> RefundTask:
+    """The money was given back by hand (outside any gateway); `note` says how, for the one who confirms."""
+    note = clean_note(note)  # before anything is locked or written
+    with _step(task, by, MARK_REFUNDED) as locked:
         locked.status = RefundTaskStatus.REFUNDED
         locked.refunded_by_id = by.user_id
         locked.refunded_at = timezone.now()
+        locked.refund_note = note
     return locked
 
 
 def confirm_refund(task: RefundTask, *, by) -> RefundTask:
-    with _step(task, by, RefundTaskStatus.REFUNDED,
-               _("Only a refund marked as refunded by hand can be confirmed.")) as locked:
-        if by.user_id is None or by.user_id == locked.refunded_by_id:
-            raise InvalidTransition(_("A second person must confirm the refund: the one who refunded "
-                                      "cannot confirm it."))
+    with _step(task, by, CONFIRM) as locked:
         locked.status = RefundTaskStatus.CONFIRMED
         locked.confirmed_by_id = by.user_id
         locked.confirmed_at = timezone.now()

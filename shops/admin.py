@@ -27,7 +27,8 @@ class ShopForm(forms.ModelForm):
         model = Shop
         fields = ["name", "code", "capture_mode", "authorization_validity_days", "expiry_warning_days",
                   "wallet_checkout_enabled", "wallet_auth_extension_enabled", "gmo_shop_id", "gmo_base_url",
-                  "stripe_base_url", "konbini_expires_after_days", "konbini_refunds_via_stripe"]
+                  "stripe_base_url", "konbini_expires_after_days", "konbini_refunds_via_stripe",
+                  "receipt_issuer_name", "receipt_registration_number"]
 
     def save(self, commit=True):
         shop = super().save(commit=False)

@@ -57,6 +57,15 @@ class Shop(models.Model):
     # off, a cancel after payment opens a manual refund task instead (SPEC 3.3's default).
     konbini_refunds_via_stripe = models.BooleanField(_("konbini: refund paid payments through Stripe"),
                                                      default=False)
+    # Receipts (領収書, SPEC 4.3) carry the fields of a qualified invoice: the issuer and its registration
+    # number (適格請求書発行事業者登録番号). Without the number no receipt is issued.
+    receipt_issuer_name = models.CharField(
+        _("receipt issuer name"), max_length=200, blank=True,
+        help_text=_("The issuer printed on receipts (発行者名). Leave empty to use the shop name."))
+    receipt_registration_number = models.CharField(
+        _("qualified invoice registration number"), max_length=14, blank=True,
+        validators=[RegexValidator(r"^T\d{13}\Z", _("T followed by 13 digits, e.g. T1234567890123."))],
+        help_text=_("適格請求書発行事業者登録番号: T followed by 13 digits. Required to issue receipts."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,6 +104,10 @@ class Shop(models.Model):
     @property
     def accepts_konbini(self) -> bool:
         return bool(self.stripe_secret_key_encrypted)
+
+    @property
+    def receipt_issuer(self) -> str:
+        return self.receipt_issuer_name or self.name
 
 
 class ShopMembership(models.Model):

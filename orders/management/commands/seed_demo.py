@@ -44,6 +44,7 @@ class Command(BaseCommand):
         self.create_logins(zakka, events)
         self.seed_orders(zakka, events)
         call_command("seed_demo_reservations", sandbox_url=sandbox_url, shop=events.code, stdout=self.stdout)
+        call_command("seed_demo_registrations", sandbox_url=sandbox_url, shop=events.code, stdout=self.stdout)
         _, raw = ShopApiToken.issue(zakka, "demo")
         self.stdout.write(f"API token for shop 'zakka': {raw}")
         counts = {}
@@ -52,7 +53,8 @@ class Command(BaseCommand):
         self.stdout.write(f"seeded payments by status: {counts}")
 
     def create_shops(self):
-        zakka = Shop(name="デモ雑貨店", code="zakka", gmo_shop_id="tshop00000001", wallet_auth_extension_enabled=True)
+        zakka = Shop(name="デモ雑貨店", code="zakka", gmo_shop_id="tshop00000001", wallet_auth_extension_enabled=True,
+                     receipt_registration_number="T9876543210987")
         zakka.set_gmo_shop_pass("zakkapass1")
         zakka.save()
         events = Shop(name="デモイベント事務局", code="events", gmo_shop_id="tshop00000002",

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistrationsConfig(AppConfig):
+    name = "registrations"
+    verbose_name = _("Event registrations")
+
+    def ready(self):
+        from registrations import receivers  # noqa: F401  (signal receivers)
