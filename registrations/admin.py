@@ -14,6 +14,8 @@ from refunds.models import RefundTask, RefundTaskStatus
 from registrations.admin_cancel import RegistrationCancelMixin, menu_for
 from registrations.models import Event, LineStatus, Menu, Registration, RegistrationLog
 from shops.admin_scoping import ReadOnlyScopedInline, ShopScopedAdmin
+from shops.roles import Perm
+from shops.selectors import user_can
 
 
 class MenuInline(ReadOnlyScopedInline, admin.TabularInline):
@@ -109,6 +111,8 @@ class RegistrationAdmin(RegistrationCancelMixin, ShopScopedAdmin):
                 "active_total": sum(line.price for line in obj.lines.all() if line.is_active),
                 "refund_tasks": list(payment.refund_tasks.all()) if payment else [],
                 "gateway_changed": request.session.get(f"gateway_changed_{obj.pk}", False),
+                "may_mark_paid": bool(payment and payment.is_bank_transfer and payment.status == "awaiting_payment"
+                                      and user_can(request.user, obj.shop_id, Perm.MARK_PAID)),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 

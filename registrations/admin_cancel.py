@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from gateways.gmo.messages import describe
 from payments import services as payment_services
 from payments.actors import Actor
+from payments.bank_transfer import mark_transfer_received
 from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
 from payments.gateway_check import GatewayChangedElsewhere
 from registrations.changes import RegistrationChange, line_button, offered_linkages
@@ -58,6 +59,7 @@ class RegistrationCancelMixin:
             path("<int:pk>/lines/<int:line_pk>/cancel/", view(self.cancel_view),
                  name="registrations_registration_cancel_line"),
             path("<int:pk>/sync/", view(self.sync_view), name="registrations_registration_sync"),
+            path("<int:pk>/mark-paid/", view(self.mark_paid_view), name="registrations_registration_mark_paid"),
         ]
 
     def _registration(self, request, pk) -> Registration:
@@ -132,6 +134,33 @@ class RegistrationCancelMixin:
             names = "、".join(line.name for line in preview.lines)
             messages.success(request, _("Cancelled: %(names)s. %(money)s") % {"names": names, "money": preview.money})
         return HttpResponseRedirect(self._detail_url(registration))
+
+    def mark_paid_view(self, request, pk):
+        """入金済にする: staff with the mark-paid permission book a bank transfer they saw arrive."""
+        registration = self._registration(request, pk)
+        payment = registration.payment
+        if payment is None or not payment.is_bank_transfer:
+            raise Http404
+        if not user_can(request.user, registration.shop_id, Perm.MARK_PAID):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("confirmed") == "1":
+            key = request.POST.get("key", "")
+            try:
+                payment.version = int(request.POST.get("version", ""))
+                mark_transfer_received(payment, by=Actor.for_user(request.user),
+                                       idempotency_key=f"mark-paid:{payment.pk}:{key}" if KEY_RE.match(key) else None)
+            except ValueError:
+                raise Http404 from None
+            except PaymentError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("Marked paid: the transfer of ¥%(amount)s was received.")
+                                 % {"amount": f"{payment.amount:,}"})
+            return HttpResponseRedirect(self._detail_url(registration))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "registration": registration,
+                   "payment": payment, "version": payment.version, "key": uuid.uuid4().hex,
+                   "detail_url": self._detail_url(registration), "title": _("Mark paid")}
+        return TemplateResponse(request, "admin/registrations/registration/mark_paid.html", context)
 
     def sync_view(self, request, pk):
         """The status check offered when GMO shows the transaction changed: take GMO's state."""

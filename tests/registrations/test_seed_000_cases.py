@@ -341,3 +341,21 @@ def test_other_shops_user_and_unknown_ids_get_404(english_client, shop, other_sh
     english_client.force_login(member(shop, "operator"))
     assert english_client.get(reverse("admin:registrations_registration_cancel_line",
                                       args=[registration.pk, 999999])).status_code == 404
+
+
+def test_staff_mark_a_bank_transfer_paid_from_the_registration_page(english_client, shop):
+    ev = event(shop)
+    registration = register(ev, ["参加費", "懇親会"], method=Method.BANK_TRANSFER, paid=False)
+    url = reverse("admin:registrations_registration_mark_paid", args=[registration.pk])
+    english_client.force_login(member(shop, "viewer"))
+    assert 'id="mark-paid"' not in page(english_client, registration).content.decode()
+    assert english_client.post(url, {"confirmed": "1"}).status_code == 403
+    english_client.force_login(member(shop, "staff"))
+    assert 'id="mark-paid"' in page(english_client, registration).content.decode()
+    confirm = english_client.get(url)
+    assert "¥8,000" in confirm.content.decode() and payment_of(registration).status == Status.AWAITING_PAYMENT
+    result = english_client.post(url, {"confirmed": "1", "version": confirm.context["version"],
+                                       "key": confirm.context["key"]}, follow=True)
+    assert "Marked paid" in result.content.decode()
+    assert payment_of(registration).status == Status.PAID
+    assert 'id="mark-paid"' not in result.content.decode()
