@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q, Sum
+from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -117,10 +118,12 @@ class RegistrationAdmin(RegistrationCancelMixin, ShopScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        # The lines are read once for the panel and the buttons.
-        return Registration.objects.select_related("event", "shop", "payment__shop").prefetch_related(
-            "lines").get(pk=obj.pk)
+        # One read, with the lines the panel and the buttons share; another shop's and unknown ids are 404.
+        if from_field is not None:
+            return super().get_object(request, object_id, from_field)
+        if not str(object_id).isdigit():
+            raise Http404
+        return self._registration(request, object_id)
 
 
 @register_owner_link

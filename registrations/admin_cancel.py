@@ -63,7 +63,8 @@ class RegistrationCancelMixin:
         ]
 
     def _registration(self, request, pk) -> Registration:
-        found = (self.get_queryset(request).select_related("event", "shop", "payment__shop").filter(pk=pk).first())
+        found = (self.get_queryset(request).select_related("event", "shop", "payment__shop")
+                 .prefetch_related("lines").filter(pk=pk).first())
         if found is None:
             raise Http404
         return found
