@@ -26,6 +26,8 @@ from django.db.models import TextChoices
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from payments.csv_text import decode_csv_bytes
+
 __all__ = [
     "COLUMN_ALIASES",
     "MAX_ROWS",
@@ -97,30 +99,6 @@ class SlipParseResult:
     errors: tuple[RowError, ...] = ()
     file_error: str | None = None
     encoding: str | None = None  # "utf-8-sig", "utf-8" or "cp932"; None when not recognised
-
-
-# --- encoding -------------------------------------------------------------------------------------------
-
-# Control characters never found in a CSV typed by a person; NUL in particular is what UTF-16 looks like
-# when read byte by byte. Tab, LF and CR are allowed.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Python's cp932 decodes the bytes Shift_JIS leaves undefined (0xA0, 0xFD-0xFF) and the user-defined
-# area (外字) into the private use area: in practice a sign that the file is not Shift_JIS at all.
-_PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
-
-
-def _decode(data: bytes) -> tuple[str, str] | None:
-    """(text, encoding), or None when the bytes are neither UTF-8 nor CP932 text. Never a silent guess."""
-    candidates = ("utf-8-sig",) if data.startswith(codecs.BOM_UTF8) else ("utf-8", "cp932")
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _CONTROL.search(text) or (encoding == "cp932" and _PRIVATE_USE.search(text)):
-            continue
-        return text, encoding
-    return None
 
 
 # --- normalisation --------------------------------------------------------------------------------------
@@ -209,7 +187,7 @@ def _delimiter(text: str) -> str:
 
 def parse_slip_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> SlipParseResult:
     """Parse an uploaded 伝票番号一括登録 file: valid rows, per-row errors, or one file-level error."""
-    decoded = _decode(data)
+    decoded = decode_csv_bytes(data)
     if decoded is None:
         return SlipParseResult(file_error=_("Encoding not recognised: save as UTF-8 or Shift_JIS."))
     text, encoding = decoded

@@ -11,7 +11,6 @@ the file. Line numbers are the operator's: as Excel shows the file, the first li
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -22,6 +21,7 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 
+from payments.csv_text import decode_csv_bytes
 from payments.errors import PaymentError
 
 MAX_ROWS = 50_000
@@ -72,24 +72,13 @@ class ParsedStatement:
 
 # --- encoding -------------------------------------------------------------------------------------------
 
-# Control characters are never in a CSV typed by a person (NUL is UTF-16 read byte by byte); cp932 maps the
-# bytes Shift_JIS leaves undefined into the private use area: a sign the file is not Shift_JIS at all.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
-
 
 def decode(data: bytes) -> tuple[str, str]:
     """(text, encoding): UTF-8 with or without BOM, else cp932; never a silent guess."""
-    candidates = ("utf-8-sig",) if data.startswith(codecs.BOM_UTF8) else ("utf-8", "cp932")
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _CONTROL.search(text) or (encoding == "cp932" and _PRIVATE_USE.search(text)):
-            continue
-        return text, encoding
-    raise UnreadableStatement(_("The file's encoding was not recognised: save it as UTF-8 or Shift_JIS (CSV)."))
+    decoded = decode_csv_bytes(data)
+    if decoded is None:
+        raise UnreadableStatement(_("The file's encoding was not recognised: save it as UTF-8 or Shift_JIS (CSV)."))
+    return decoded
 
 
 def fingerprint(data: bytes) -> str:

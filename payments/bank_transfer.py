@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gateways.base import TransactionResult
 from payments.actors import Actor
@@ -25,6 +26,7 @@ from payments.ledger import execute, lock_payment
 from payments.models import BANK_CANCELLABLE, Method, OperationKind, Payment, PaymentOperation, Status
 from payments.operations import (
     MANUAL_REFUND,
+    CancelByState,
     CardOperation,
     OpensRefundTask,
     Plan,
@@ -80,20 +82,14 @@ class MarkTransferReceived(BankOperationSpec):
         payment.transfer_received(at, plan.amount)
 
 
-class BankCancel(OpensRefundTask, BankOperationSpec):
+class BankCancel(CancelByState, OpensRefundTask, BankOperationSpec):
     """キャンセル (not linked): the only cancel a bank transfer has."""
 
     kind = OperationKind.CANCEL
     perm = Perm.CANCEL
 
-    def plan(self, payment, now, reason="", **kwargs):
-        if payment.status not in BANK_CANCELLABLE:
-            raise InvalidTransition(_("This bank transfer is “%(status)s” and cannot be cancelled.")
-                                    % {"status": payment.get_status_display()})
-        job, amount, text = self.job(payment)
-        if reason:
-            text = f"{text} ({reason})"
-        return Plan(job, amount, payment.amount, text)
+    cancellable = BANK_CANCELLABLE
+    refused = gettext_lazy("This bank transfer is “%(status)s” and cannot be cancelled.")
 
     @staticmethod
     def job(payment: Payment) -> tuple[str, int, str]:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gateways.base import TransactionResult
 from gateways.stripe.konbini import MAX_AMOUNT, MIN_AMOUNT, KonbiniPayment
@@ -23,7 +24,14 @@ from payments.errors import InvalidAmount, InvalidTransition
 from payments.formatting import yen
 from payments.gateway_factory import konbini_gateway_for
 from payments.models import KONBINI_CANCELLABLE, OperationKind, Payment, Status
-from payments.operations import MANUAL_REFUND, CardOperation, OpensRefundTask, Plan, held_after_manual_refunds
+from payments.operations import (
+    MANUAL_REFUND,
+    CancelByState,
+    CardOperation,
+    OpensRefundTask,
+    Plan,
+    held_after_manual_refunds,
+)
 from shops.roles import Perm
 
 # Cancel jobs (besides MANUAL_REFUND).
@@ -131,18 +139,12 @@ def record_voucher(payment: Payment, result: KonbiniPayment) -> None:
         setattr(payment, name, value)
 
 
-class KonbiniCancel(OpensRefundTask, KonbiniOperationSpec):
+class KonbiniCancel(CancelByState, OpensRefundTask, KonbiniOperationSpec):
     kind = OperationKind.CANCEL
     perm = Perm.CANCEL
 
-    def plan(self, payment, now, reason="", **kwargs):
-        if payment.status not in KONBINI_CANCELLABLE:
-            raise InvalidTransition(_("This konbini payment is “%(status)s” and cannot be cancelled.")
-                                    % {"status": payment.get_status_display()})
-        job, amount, text = self.job(payment)
-        if reason:
-            text = f"{text} ({reason})"
-        return Plan(job, amount, payment.amount, text)
+    cancellable = KONBINI_CANCELLABLE
+    refused = gettext_lazy("This konbini payment is “%(status)s” and cannot be cancelled.")
 
     @staticmethod
     def job(payment: Payment) -> tuple[str, int, str]:

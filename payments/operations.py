@@ -123,6 +123,25 @@ def held_after_manual_refunds(payment: Payment) -> int:
     return max(payment.captured_amount - (promised or 0), 0)
 
 
+class CancelByState:
+    """The plan of a cancel whose job follows from the payment's state alone (konbini, bank transfer).
+
+    Subclasses give `cancellable` (states), `refused` (a lazy message with %(status)s) and `job(payment)` →
+    (job, amount, explanation); the operator's reason is kept with the explanation.
+    """
+
+    cancellable: tuple = ()
+    refused = ""
+
+    def plan(self, payment, now, reason="", **kwargs):
+        if payment.status not in self.cancellable:
+            raise InvalidTransition(self.refused % {"status": payment.get_status_display()})
+        job, amount, text = self.job(payment)
+        if reason:
+            text = f"{text} ({reason})"
+        return Plan(job, amount, payment.amount, text)
+
+
 class OpensRefundTask:
     """For a cancel spec: a MANUAL_REFUND job opens its refund task in the transaction that records the cancel."""
 
