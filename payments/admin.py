@@ -101,7 +101,7 @@ class PaymentAdmin(AttentionColumnMixin, PaymentOperationsMixin, ShopScopedAdmin
             return [*KONBINI_FIELDS, *self.fields]
         if obj is not None and obj.is_bank_transfer:
             return [*BANK_TRANSFER_FIELDS, *self.fields]
-        return self.fields
+        return ["operated_from", *self.fields] if obj is not None else self.fields
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)

@@ -47,7 +47,27 @@ def operation_label(payment: Payment, kind: str) -> str:
     return str(OperationKind(kind).label)
 
 
+# Business apps that operate their payments from their own pages narrow what the payment page offers
+# (a function: payment -> the kinds still offered, or None when the payment is not theirs).
+OPERATION_LIMITS: list = []
+
+
+def limit_page_operations(function):
+    if function not in OPERATION_LIMITS:
+        OPERATION_LIMITS.append(function)
+    return function
+
+
 def page_operations(payment: Payment) -> list[str]:
+    kinds = _method_operations(payment)
+    for limit in OPERATION_LIMITS:
+        allowed = limit(payment)
+        if allowed is not None:
+            kinds = [kind for kind in kinds if kind in allowed]
+    return kinds
+
+
+def _method_operations(payment: Payment) -> list[str]:
     if payment.is_konbini:
         # Operated from its reservation (cancel goes with the seats; numbers follow the confirmation): a cancel
         # from here would leave the reservation confirmed with a dead payment.

@@ -10,7 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from payments.admin import register_owner_link
+from payments.admin_operations import limit_page_operations
 from payments.formatting import yen
+from payments.models import OperationKind
 from refunds.models import RefundTask, RefundTaskStatus
 from registrations.admin_cancel import RegistrationCancelMixin, menu_for
 from registrations.models import Event, LineStatus, Menu, Registration, RegistrationLog
@@ -124,6 +126,15 @@ class RegistrationAdmin(RegistrationCancelMixin, ShopScopedAdmin):
         if not str(object_id).isdigit():
             raise Http404
         return self._registration(request, object_id)
+
+
+@limit_page_operations
+def registration_payment_operations(payment):
+    """A registration's payment is cancelled or reduced line by line from its registration (the lines must follow
+    the money); its payment page keeps only capture (an authorize-only shop's 仮売上)."""
+    if not Registration.objects.filter(payment=payment).exists():
+        return None
+    return [OperationKind.CAPTURE]
 
 
 @register_owner_link

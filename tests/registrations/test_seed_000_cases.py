@@ -359,3 +359,15 @@ def test_staff_mark_a_bank_transfer_paid_from_the_registration_page(english_clie
     assert "Marked paid" in result.content.decode()
     assert payment_of(registration).status == Status.PAID
     assert 'id="mark-paid"' not in result.content.decode()
+
+
+def test_the_payment_page_leaves_cancels_to_the_registration(operator_client, shop, sandbox):
+    """Cancelling a registration's payment from the payment page would leave its lines registered."""
+    registration = register(event(shop), ["参加費", "懇親会"], sandbox=sandbox)
+    payment = payment_of(registration)
+    html = operator_client.get(reverse("admin:payments_payment_change", args=[payment.pk])).content.decode()
+    assert reverse("admin:registrations_registration_change", args=[registration.pk]) in html
+    for kind in ("cancel", "change_amount", "reauthorize"):
+        url = reverse("admin:payments_payment_operate", args=[payment.pk, kind])
+        assert operator_client.post(url, {"confirmed": "1", "version": payment.version}).status_code == 404
+    assert payment_of(registration).status == Status.CAPTURED_IMMEDIATELY and gmo_jobs(sandbox) == []
