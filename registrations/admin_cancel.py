@@ -24,7 +24,7 @@ from payments.bank_transfer import mark_transfer_received
 from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
 from payments.gateway_check import GatewayChangedElsewhere
 from registrations.changes import RegistrationChange, line_button, offered_linkages
-from registrations.models import Linkage, Registration
+from registrations.models import Linkage, Registration, RegistrationStatus
 from shops.roles import Perm
 from shops.selectors import user_can
 
@@ -38,13 +38,14 @@ def menu_for(user, registration: Registration) -> dict:
 
     lines = list(registration.lines.all())
     active = [line for line in lines if line.is_active]
-    registered = registration.status == "registered"
+    registered = registration.status == RegistrationStatus.REGISTERED
     linkages = offered_linkages(registration, can) if registered else []
     rows = []
     for line in lines:
         enabled, reason = line_button(line, active)
-        rows.append({"line": line, "enabled": enabled and bool(linkages), "reason": reason if linkages or not
-                     enabled else _("Your role in this shop does not allow cancelling.")})
+        if enabled and not linkages:
+            enabled, reason = False, _("Your role in this shop does not allow cancelling.")
+        rows.append({"line": line, "enabled": enabled, "reason": reason})
     return {"lines": rows, "linkages": [(value, Linkage(value).label) for value in linkages],
             "can_change_status": bool(linkages)}
 

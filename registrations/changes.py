@@ -21,7 +21,7 @@ How the money moves (the table of SPEC 4.3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -97,7 +97,6 @@ class ChangePreview:
     explanation: str = ""  # the gateway operation's own explanation (job and why), when one is sent
     refund_task_amount: int = 0
     gateway_job: str = ""  # the ledger operation sent ("" = nothing at a gateway)
-    warnings: list[str] = field(default_factory=list)
 
 
 class RegistrationChange:
