@@ -3,6 +3,9 @@ endpoint (live_server) → Celery task (eager here; tests/konbini/test_worker.py
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from gateways.sandbox.stripe_konbini import DEFAULT_KEYS
@@ -38,3 +41,9 @@ def webhooks_to_us(konbini_shop, sandbox, live_server, eager_tasks):
     yield url
     # Late deliveries must not reach the live server after the test's data is gone.
     sandbox.reset()  # a new generation: in-flight retries stop too
+    # A delivery already on the wire still runs its request on the live server: wait for it, or the database
+    # flush that ends the test deadlocks with that request's transaction.
+    deadline = time.monotonic() + 10
+    while any(t.name == "stripe-webhook" and t.is_alive() for t in threading.enumerate()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
