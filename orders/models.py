@@ -20,6 +20,17 @@ class Fulfilment(models.TextChoices):
     NOT_PLACED = "not_placed", _("Not placed (payment failed)")
 
 
+class Delivery(models.TextChoices):
+    """配送状態 (seed 003): where the goods are; claims decide what a cancel may do from it (SPEC 4.4)."""
+
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")  # 入金待ち
+    NEW = "new", _("New order")  # 新規注文
+    PREPARING = "preparing", _("Preparing shipment")  # 配送準備 (a ship date is set)
+    DELAYED = "delayed", _("Delivery delayed")  # 配送遅延
+    SHIPPING = "shipping", _("Shipping")  # 配送中
+    DELIVERED = "delivered", _("Delivered")  # 配送完了
+
+
 class Order(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders", verbose_name=_("shop"))
     number = models.CharField(_("order number"), max_length=40)
@@ -32,6 +43,9 @@ class Order(models.Model):
     total = models.PositiveIntegerField(_("total (JPY)"))
     fulfilment_status = models.CharField(_("fulfilment status"), max_length=20, choices=Fulfilment.choices,
                                          default=Fulfilment.PENDING_PAYMENT)
+    delivery_status = models.CharField(_("delivery status"), max_length=20, choices=Delivery.choices,
+                                       default=Delivery.AWAITING_PAYMENT, db_index=True)
+    ship_date = models.DateField(_("planned ship date"), null=True, blank=True)  # 発送予定日
     # The business object links to its payment, never the other way round.
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="orders", verbose_name=_("payment"))

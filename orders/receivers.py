@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import receiver
 
-from orders.models import Fulfilment, Order, OrderEvent
+from orders.models import Delivery, Fulfilment, Order, OrderEvent
 from payments.models import CANCELLED, Payment, Status
 from payments.signals import payment_changed
 
@@ -50,3 +50,21 @@ def move_fulfilment(sender, payment, operation, **kwargs):
                 message=f"対応状況 {before} → {order.get_fulfilment_status_display()} "
                         f"(決済ステータス: {payment.get_status_display()})",
             )
+
+
+# The payment secured the money (authorized, captured, paid at the store or by transfer): 入金待ち → 新規注文.
+SECURED = (Status.AUTHORIZED, Status.CAPTURED, Status.CAPTURED_IMMEDIATELY, Status.PAID)
+
+
+@receiver(payment_changed, sender=Payment)
+def move_delivery(sender, payment, operation, **kwargs):
+    from orders.delivery import PAID_FROM, move
+
+    if payment.status not in SECURED:
+        return
+    with transaction.atomic():
+        for order in Order.objects.select_for_update().filter(
+                payment_id=payment.pk, delivery_status__in=PAID_FROM,
+                fulfilment_status__in=(Fulfilment.PENDING_PAYMENT, Fulfilment.NEW, Fulfilment.PAID)):
+            move(order, Delivery.NEW, actor_id=operation.actor_id, actor_label=operation.actor_label,
+                 note=f"決済ステータス: {payment.get_status_display()}")

@@ -1,4 +1,5 @@
-"""Placing an order: by card (authorized at once) or by Recruit easy pay (the buyer then checks out)."""
+"""Placing an order: by card (authorized at once), by Recruit easy pay (the buyer then checks out), by konbini
+(numbers issued at once) or by bank transfer (awaiting the transfer)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,39 @@ def place_wallet_order(shop: Shop, *, lines: list[LineInput], total: int, custom
         shop, lines=lines, total=total, customer_name=customer_name, customer_email=customer_email, number=number,
         by=by, shipping_fee=shipping_fee, fees=fees, points_used=points_used, shipping_addresses=shipping_addresses,
         label=" (リクルートかんたん支払い)", create_payment=payment_services.create_wallet_payment, method=method)
+
+
+def place_konbini_order(shop: Shop, *, lines: list[LineInput], total: int, customer_name: str, customer_email: str,
+                        number: str | None = None, by: Actor, shipping_fee: int = 0, fees: int = 0,
+                        points_used: int = 0, shipping_addresses: tuple[str, ...] = (), issue_numbers: bool = True,
+                        idempotency_key: str | None = None) -> Order:
+    """Create the order and its konbini payment; the payment numbers are issued at Stripe at once (default).
+
+    `fees` holds the customer's payment fee (コンビニ決済手数料): a seller-reason claim refunds it.
+    """
+    _check_lines(lines, total, shipping_fee, fees, points_used)
+    order = _create_order(
+        shop, lines=lines, total=total, customer_name=customer_name, customer_email=customer_email, number=number,
+        by=by, shipping_fee=shipping_fee, fees=fees, points_used=points_used, shipping_addresses=shipping_addresses,
+        label=" (コンビニ決済)", create_payment=payment_services.create_konbini_payment)
+    if issue_numbers:
+        payment_services.issue_konbini_numbers(order.payment, by=by, idempotency_key=idempotency_key)
+        order.refresh_from_db()
+    return order
+
+
+def place_bank_transfer_order(shop: Shop, *, lines: list[LineInput], total: int, customer_name: str,
+                              customer_kana: str, customer_email: str = "", number: str | None = None, by: Actor,
+                              shipping_fee: int = 0, fees: int = 0, points_used: int = 0,
+                              shipping_addresses: tuple[str, ...] = ()) -> Order:
+    """Create the order and its bank transfer payment (入金待ち until the transfer is booked).
+
+    `customer_kana` is the sender name the bank will print (matched by the statement import).
+    """
+    from payments.bank_transfer import create_bank_transfer_payment
+
+    _check_lines(lines, total, shipping_fee, fees, points_used)
+    return _create_order(
+        shop, lines=lines, total=total, customer_name=customer_name, customer_email=customer_email, number=number,
+        by=by, shipping_fee=shipping_fee, fees=fees, points_used=points_used, shipping_addresses=shipping_addresses,
+        label=" (銀行振込)", create_payment=create_bank_transfer_payment, payer_kana=customer_kana)

@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orders.models import Fulfilment, Order, OrderEvent, Shipment
+from orders import delivery
+from orders.models import Delivery, Fulfilment, Order, OrderEvent, Shipment
 from payments import wallet_rules
 from payments.actors import Actor
 from payments.errors import InvalidTransition, PaymentBusy
@@ -28,7 +29,7 @@ def _check_shippable(order: Order) -> None:
         verdict = wallet_rules.availability(WalletOperation.MARK_SHIPPED, facts_for(payment, timezone.now()))
         if not verdict.allowed:
             raise InvalidTransition(verdict.reason)
-    elif payment.status not in (Status.AUTHORIZED, *LIVE_CAPTURED):
+    elif payment.status not in (Status.AUTHORIZED, *LIVE_CAPTURED, Status.PAID):  # PAID: konbini / bank transfer
         raise InvalidTransition(_("Only an order with a live payment can be shipped."))
 
 
@@ -57,7 +58,25 @@ def mark_shipped(order: Order, *, carrier: str, slip_number: str, by: Actor, at=
             locked.save(update_fields=["fulfilment_status"])
         OrderEvent.objects.create(order=locked, actor_id=by.user_id, actor_label=by.label,
                                   message=f"発送 {carrier} 伝票番号 {slip_number}".replace("  ", " "))
+        # Any goods on their way make the order 配送中: a cancel is then a return (SPEC 4.4).
+        delivery.move(locked, Delivery.SHIPPING, by=by)
     return shipment
+
+
+def mark_delivered(order: Order, *, by: Actor, at=None) -> int:
+    """The shipped goods arrived (配達完了); once every shipment has, the order is 配送完了."""
+    by.require(order.shop_id, Perm.CAPTURE)
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        count = locked.shipments.filter(shipped_at__isnull=False, delivered_at__isnull=True).update(delivered_at=at)
+        if not count:
+            raise InvalidTransition(_("No shipped goods of this order are on their way."))
+        OrderEvent.objects.create(order=locked, actor_id=by.user_id, actor_label=by.label,
+                                  message=f"配達完了 ({count}件)")
+        if not locked.shipments.filter(delivered_at__isnull=True).exists():
+            delivery.move(locked, Delivery.DELIVERED, by=by)
+    return count
 
 
 def mark_returned(order: Order, *, by: Actor, at=None) -> int:

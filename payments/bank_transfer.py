@@ -22,6 +22,7 @@ from payments.actors import Actor
 from payments.errors import InvalidAmount, InvalidTransition, PaymentError
 from payments.formatting import yen
 from payments.kana import name_key
+from payments.konbini_operations import retained
 from payments.ledger import execute, lock_payment
 from payments.models import BANK_CANCELLABLE, Method, OperationKind, Payment, PaymentOperation, Status
 from payments.operations import (
@@ -90,6 +91,10 @@ class BankCancel(CancelByState, OpensRefundTask, BankOperationSpec):
 
     cancellable = BANK_CANCELLABLE
     refused = gettext_lazy("This bank transfer is “%(status)s” and cannot be cancelled.")
+
+    def plan(self, payment, now, reason="", retain=0, **kwargs):
+        # `retain`: money kept back from the refund (the transfer fee on a customer-reason claim cancel).
+        return retained(super().plan(payment, now, reason=reason, **kwargs), retain)
 
     @staticmethod
     def job(payment: Payment) -> tuple[str, int, str]:

@@ -12,6 +12,7 @@ the webhook or a retrieve (payments.konbini_sync), never from our own clock at t
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from django.utils import timezone
@@ -146,6 +147,11 @@ class KonbiniCancel(CancelByState, OpensRefundTask, KonbiniOperationSpec):
     cancellable = KONBINI_CANCELLABLE
     refused = gettext_lazy("This konbini payment is “%(status)s” and cannot be cancelled.")
 
+    def plan(self, payment, now, reason="", retain=0, **kwargs):
+        # `retain`: money kept back from the refund (the transfer fee on a customer-reason claim cancel).
+        plan = super().plan(payment, now, reason=reason, **kwargs)
+        return retained(plan, retain)
+
     @staticmethod
     def job(payment: Payment) -> tuple[str, int, str]:
         if payment.status in (Status.UNPROCESSED, Status.AWAITING_APPROVAL) and not payment.external_id:
@@ -189,6 +195,19 @@ class KonbiniCancel(CancelByState, OpensRefundTask, KonbiniOperationSpec):
                 return True
             return False if intent.status in ("requires_action", "succeeded", "requires_payment_method") else None
         return gateway.find_created("refund.created", op.idempotency_key, since_for(op)) is not None
+
+
+def retained(plan: Plan, retain: int) -> Plan:
+    """The cancel plan refunding `retain` yen less (never below ¥0); only a refund of paid money keeps any back."""
+    if isinstance(retain, bool) or not isinstance(retain, int) or retain < 0:
+        raise InvalidAmount(_("The amount kept back must be a whole number of yen, at least ¥0."))
+    if not retain or plan.job not in (MANUAL_REFUND, STRIPE_REFUND) or not plan.amount:
+        return plan
+    kept = min(retain, plan.amount)
+    job = plan.job if plan.amount - kept else MANUAL_REFUND  # never ask Stripe to refund ¥0
+    return dataclasses.replace(plan, job=job, amount=plan.amount - kept, explanation=_(
+        "%(text)s %(kept)s of it is kept back (the customer's transfer fee): %(amount)s is refunded.") % {
+        "text": plan.explanation, "kept": yen(kept), "amount": yen(plan.amount - kept)})
 
 
 def refund_word(status: str) -> str:

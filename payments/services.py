@@ -134,10 +134,13 @@ def check_before_cancel(payment: Payment, *, by: Actor) -> None:
 
 
 def cancel_payment(payment: Payment, *, by: Actor, idempotency_key: str | None = None, reason: str = "",
-                   context: dict | None = None):
+                   context: dict | None = None, retain: int = 0):
+    """`retain`: yen kept back from a konbini / bank transfer refund (the customer's transfer fee)."""
     check_before_cancel(payment, by=by)
     takes_reason = payment.is_wallet or payment.is_konbini or payment.is_bank_transfer
     params = {"reason": reason} if takes_reason and reason else {}
+    if retain and (payment.is_konbini or payment.is_bank_transfer):
+        params["retain"] = retain
     return execute(payment, spec_for(payment, OperationKind.CANCEL), by, idempotency_key, context, **params)
 
 

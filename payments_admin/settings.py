@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "orders",
     "reservations",
     "registrations",
+    "claims",
     "receipts",
     "refunds",
     "notices",
@@ -132,6 +133,8 @@ STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300"))
 # The konbini poll re-asks Stripe about a voucher still awaiting payment at most this often.
 KONBINI_POLL_INTERVAL_SECONDS = int(os.environ.get("KONBINI_POLL_INTERVAL_SECONDS", "3600"))
+# Hours (JST) of the staff digest of cancel requests (claims.digests; installed as a beat schedule).
+CLAIM_DIGEST_HOURS = tuple(int(h) for h in os.environ.get("CLAIM_DIGEST_HOURS", "9,13,17").split(","))
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "30"))
 # A pending operation older than this is no longer in flight anywhere: sync may resolve it.
 PENDING_OPERATION_STALE_SECONDS = int(os.environ.get("PENDING_OPERATION_STALE_SECONDS", "120"))
