@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulk.admin_actions import bulk_action, hide_unpermitted
 from bulk.models import BulkRun
+from claims.admin_order_actions import OrderClaimActionsMixin
 from orders.admin_payment_panel import OrderPaymentPanelMixin
 from orders.admin_slip_upload import SlipUploadAdminMixin
 from orders.models import Order, OrderEvent, OrderLine, Shipment
@@ -41,14 +42,14 @@ def capture_selected_orders(modeladmin, request, queryset):
 
 
 @admin.register(Order)
-class OrderAdmin(SlipUploadAdminMixin, OrderPaymentPanelMixin, ShopScopedAdmin):
-    list_display = ["number", "customer_name", "shop", "total_yen", "fulfilment_status", "payment_status",
-                    "created_at"]
+class OrderAdmin(SlipUploadAdminMixin, OrderClaimActionsMixin, OrderPaymentPanelMixin, ShopScopedAdmin):
+    list_display = ["number", "customer_name", "shop", "total_yen", "fulfilment_status", "delivery_status",
+                    "payment_status", "created_at"]
     list_filter = ["fulfilment_status", "shop"]
     search_fields = ["number", "customer_name", "customer_email"]
     list_select_related = ["shop", "payment"]
     readonly_fields = ["shop", "number", "customer_name", "customer_email", "shipping_fee", "fees", "points_used",
-                       "total", "fulfilment_status", "payment", "created_at"]
+                       "total", "fulfilment_status", "delivery_status", "ship_date", "payment", "created_at"]
     fields = readonly_fields
     inlines = [LineInline, ShipmentInline, EventInline]
     actions = [capture_selected_orders]
