@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api import views
+from api import claims_views, views
 
 app_name = "api"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("payments/<int:pk>/change-amount/", views.ChangeAmountView.as_view(), name="payment-change-amount"),
     path("payments/<int:pk>/reauthorize/", views.ReauthorizeView.as_view(), name="payment-reauthorize"),
     path("payments/<int:pk>/sync/", views.SyncView.as_view(), name="payment-sync"),
+    path("orders/<int:pk>/cancel/", claims_views.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<int:pk>/claims/", claims_views.OrderClaimsView.as_view(), name="order-claims"),
+    path("claims/<int:pk>/withdraw/", claims_views.ClaimWithdrawView.as_view(), name="claim-withdraw"),
 ]

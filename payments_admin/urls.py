@@ -16,6 +16,7 @@ urlpatterns = [
     # The buyer's pages (signed links) and the PG's result notification: no login, no admin.
     path("checkout/", include("orders.checkout_urls")),
     path("reserve/", include("reservations.customer_urls")),
+    path("claims/", include("claims.customer_urls")),
     path("gateways/gmo/notify/", gmo_result_notification, name="gmo-notify"),
     path("gateways/stripe/webhook/<slug:shop_code>/", stripe_webhook, name="stripe-webhook"),
 ]
