@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -23,7 +24,9 @@ from api.serializers import (
 from orders.models import Order
 from orders.services import LineInput, place_card_order, place_wallet_order
 from payments import selectors, services
-from payments.errors import PaymentError
+from payments.errors import InvalidTransition, PaymentError
+from payments.models import OperationKind
+from payments.owned import allowed_outside_owner
 
 
 def _order_response(order_id: int, code: int) -> Response:
@@ -96,6 +99,7 @@ class PaymentActionView(APIView):
     serializer_class = PaymentSerializer
 
     input_serializer = None
+    kind = ""  # the operation, for the owners' limits (payments.owned); "" = not an operation (status check)
 
     def perform(self, request, payment, data):
         raise NotImplementedError
@@ -109,6 +113,9 @@ class PaymentActionView(APIView):
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
         try:
+            if self.kind and not allowed_outside_owner(payment, self.kind):
+                raise InvalidTransition(_("This payment belongs to a reservation or registration and is operated "
+                                          "from there, so that it and its payment never disagree."))
             extra = self.perform(request, payment, data)
         except PaymentError as exc:
             return payment_error_response(exc, payment)
@@ -121,18 +128,24 @@ class PaymentActionView(APIView):
 
 @action_schema(None, PaymentSerializer)
 class CaptureView(PaymentActionView):
+    kind = OperationKind.CAPTURE
+
     def perform(self, request, payment, data):
         services.capture_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
 
 
 @action_schema(None, PaymentSerializer)
 class CancelView(PaymentActionView):
+    kind = OperationKind.CANCEL
+
     def perform(self, request, payment, data):
         services.cancel_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
 
 
 @action_schema(ChangeAmountSerializer, PaymentSerializer)
 class ChangeAmountView(PaymentActionView):
+    kind = OperationKind.CHANGE_AMOUNT
+
     input_serializer = ChangeAmountSerializer
 
     def perform(self, request, payment, data):
@@ -142,6 +155,8 @@ class ChangeAmountView(PaymentActionView):
 
 @action_schema(ReauthorizeSerializer, PaymentSerializer)
 class ReauthorizeView(PaymentActionView):
+    kind = OperationKind.REAUTHORIZE
+
     input_serializer = ReauthorizeSerializer
 
     def perform(self, request, payment, data):

@@ -25,6 +25,7 @@ from payments.card_rules import JOB_LABELS, MAX_AMOUNT
 from payments.errors import GatewayDeclined, OutcomeUnknown, PaymentError
 from payments.models import OperationKind, Payment
 from payments.operations import card_availability
+from payments.owned import allowed_outside_owner
 from payments.specs import spec_for
 from payments.wallet_facts import facts_for
 from payments.wallet_rules import WalletOperation
@@ -47,24 +48,8 @@ def operation_label(payment: Payment, kind: str) -> str:
     return str(OperationKind(kind).label)
 
 
-# Business apps that operate their payments from their own pages narrow what the payment page offers
-# (a function: payment -> the kinds still offered, or None when the payment is not theirs).
-OPERATION_LIMITS: list = []
-
-
-def limit_page_operations(function):
-    if function not in OPERATION_LIMITS:
-        OPERATION_LIMITS.append(function)
-    return function
-
-
 def page_operations(payment: Payment) -> list[str]:
-    kinds = _method_operations(payment)
-    for limit in OPERATION_LIMITS:
-        allowed = limit(payment)
-        if allowed is not None:
-            kinds = [kind for kind in kinds if kind in allowed]
-    return kinds
+    return [kind for kind in _method_operations(payment) if allowed_outside_owner(payment, kind)]
 
 
 def _method_operations(payment: Payment) -> list[str]:

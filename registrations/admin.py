@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from payments.admin import register_owner_link
-from payments.admin_operations import limit_page_operations
 from payments.formatting import yen
 from payments.models import OperationKind
+from payments.owned import limit_operations
 from refunds.models import RefundTask, RefundTaskStatus
 from registrations.admin_cancel import RegistrationCancelMixin, menu_for
 from registrations.models import Event, LineStatus, Menu, Registration, RegistrationLog
@@ -128,10 +128,10 @@ class RegistrationAdmin(RegistrationCancelMixin, ShopScopedAdmin):
         return self._registration(request, object_id)
 
 
-@limit_page_operations
+@limit_operations
 def registration_payment_operations(payment):
     """A registration's payment is cancelled or reduced line by line from its registration (the lines must follow
-    the money); its payment page keeps only capture (an authorize-only shop's 仮売上)."""
+    the money); its payment page and the payments API keep only capture (an authorize-only shop's 仮売上)."""
     if not Registration.objects.filter(payment=payment).exists():
         return None
     return [OperationKind.CAPTURE]

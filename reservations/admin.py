@@ -11,6 +11,7 @@ from payments.admin import register_owner_link
 from payments.formatting import yen
 from payments.models import Method, status_label
 from payments.models import Status as PaymentStatus
+from payments.owned import limit_operations
 from reservations.admin_actions import approve_selected, cancel_selected, hide_unpermitted, promote_selected
 from reservations.admin_dashboard import ANY_KONBINI, ATTENTION_PARAM  # also registers the dashboard figure
 from reservations.admin_payment_panel import ReservationPaymentPanelMixin
@@ -170,6 +171,15 @@ class ReservationAdmin(ReservationPaymentPanelMixin, ShopScopedAdmin):
     def attention(self, obj):
         kind = attention_of(obj)
         return {EXPIRED: _("Decision needed: payment expired"), NOT_ISSUED: _("Numbers not issued")}.get(kind, "")
+
+
+@limit_operations
+def reservation_payment_operations(payment):
+    """A reservation's konbini payment follows the reservation (numbers at confirmation, cancel with the seats):
+    the payment page and the payments API do nothing to it."""
+    if not payment.is_konbini or reservation_of_payment(payment) is None:
+        return None
+    return []
 
 
 @register_owner_link
