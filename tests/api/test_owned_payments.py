@@ -20,7 +20,8 @@ def test_registration_payment_is_not_operated_through_the_payments_api(api, shop
     response = api.post(f"/api/v1/payments/{registration.payment_id}/{action}/", body, format="json",
                         HTTP_IDEMPOTENCY_KEY=f"owned-{action}")
     assert response.status_code == 409, response.content
-    assert "registration" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert error["code"] == "invalid_transition" and "参加申込" in error["message"]  # the admin's default language
     payment = Payment.objects.get(pk=registration.payment_id)
     assert (payment.status, payment.amount) == (Status.CAPTURED_IMMEDIATELY, 8000)
     assert sandbox.calls("AlterTran") == [] and sandbox.calls("ChangeTran") == []
