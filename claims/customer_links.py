@@ -7,33 +7,21 @@ points at nothing, is a plain 404 (nothing to probe).
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core import signing
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from orders.models import Order
+from payments_admin.signed_links import absolute, sign, unsign
 
 SALT = "claims.order"
 
 
-def _signer() -> signing.Signer:
-    return signing.Signer(salt=SALT)
-
-
 def token_for(order: Order) -> str:
-    return _signer().sign(str(order.pk))
+    return sign(SALT, order.pk)
 
 
 def order_for(token: str) -> Order:
-    try:
-        pk = _signer().unsign(token)
-    except signing.BadSignature:
-        raise Http404("no such page") from None
-    if not pk.isdigit():
-        raise Http404("no such page")
-    return get_object_or_404(Order.objects.select_related("shop", "payment"), pk=int(pk))
+    return get_object_or_404(Order.objects.select_related("shop", "payment"), pk=unsign(SALT, token))
 
 
 def order_path(order: Order, view: str = "order") -> str:
@@ -42,4 +30,4 @@ def order_path(order: Order, view: str = "order") -> str:
 
 def order_url(order: Order) -> str:
     """For mails and for the shop to publish: from PUBLIC_BASE_URL, never the request's Host."""
-    return settings.PUBLIC_BASE_URL.rstrip("/") + order_path(order)
+    return absolute(order_path(order))

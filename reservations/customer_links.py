@@ -7,38 +7,24 @@ plain 404 (nothing to probe).
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core import signing
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from payments.models import Method, Payment
+from payments_admin import signed_links
 from reservations.models import ReservableEvent, Reservation
 
 
-def _signer(salt: str) -> signing.Signer:
-    return signing.Signer(salt=f"reservations.{salt}")
-
-
 def sign(salt: str, pk: int) -> str:
-    return _signer(salt).sign(str(pk))
+    return signed_links.sign(f"reservations.{salt}", pk)
 
 
 def unsign(salt: str, token: str) -> int:
     """The id a link points at."""
-    try:
-        value = _signer(salt).unsign(token)
-    except signing.BadSignature:
-        raise Http404("no such page") from None
-    if not value.isdigit():
-        raise Http404("no such page")
-    return int(value)
+    return signed_links.unsign(f"reservations.{salt}", token)
 
 
-def absolute(path: str) -> str:
-    """For mails and for the shop to publish: from PUBLIC_BASE_URL, never the request's Host."""
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+absolute = signed_links.absolute
 
 
 def event_path(event) -> str:
