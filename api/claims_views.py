@@ -27,6 +27,7 @@ from claims.models import Claim, ClaimState, RefundState
 from orders.models import Order
 from payments.errors import PaymentError
 from payments.formatting import yen
+from shops.api_scopes import Scope
 
 
 def _order(request, pk: int) -> Order:
@@ -56,6 +57,8 @@ def outcome_message(claim: Claim) -> str:
 class OrderCancelView(APIView):
     """POST /orders/{id}/cancel/: the customer's cancel (done at once, or a request in 配送準備)."""
 
+    scope = Scope.ORDERS
+
     @extend_schema(request=CustomerCancelSerializer, responses={200: CustomerCancelResultSerializer},
                    parameters=[IDEMPOTENCY_KEY])
     @idempotent
@@ -75,6 +78,8 @@ class OrderCancelView(APIView):
 
 class ClaimWithdrawView(APIView):
     """POST /claims/{id}/withdraw/: the customer withdraws a cancel request (after the shop asked)."""
+
+    scope = Scope.ORDERS
 
     @extend_schema(request=None, responses={200: ClaimSerializer}, parameters=[IDEMPOTENCY_KEY])
     @idempotent

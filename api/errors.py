@@ -19,7 +19,7 @@ def payment_error_response(exc: PaymentError, payment=None) -> Response:
         extra["gateway_code"] = exc.gateway_code
     if exc.operation is not None:
         extra["operation_id"] = exc.operation.pk
-    body = error_body(exc.code, exc.message, **extra)
+    body = error_body(exc.code, str(exc.message), **extra)
     if payment is not None:
         from api.serializers import PaymentSerializer
 
@@ -29,6 +29,11 @@ def payment_error_response(exc: PaymentError, payment=None) -> Response:
     return Response(body, status=code)
 
 
+def _code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else exc.default_code
+
+
 def exception_handler(exc, context):
     if isinstance(exc, PaymentError):
         return payment_error_response(exc)
@@ -36,9 +41,9 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body("invalid_input", "The request has invalid fields.", fields=response.data)
+        fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = error_body("invalid_input", "The request has invalid fields.", fields=fields)
     else:
-        code = getattr(exc, "default_code", "error")
         detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
-        response.data = error_body(code, str(detail))
+        response.data = error_body(_code(exc) if isinstance(exc, exceptions.APIException) else "error", str(detail))
     return response

@@ -28,6 +28,19 @@ class PaymentSerializer(serializers.ModelSerializer):
                   "cancelled_at", "gateway_status", "last_synced_at", "version", "operations"]
 
 
+class PaymentListSerializer(serializers.ModelSerializer):
+    """A payment in a list: no operation history (that is one more query per row)."""
+
+    shop = serializers.CharField(source="shop.code")
+    status_label = serializers.CharField(source="get_status_display")
+
+    class Meta:
+        model = Payment
+        fields = ["id", "shop", "method", "status", "status_label", "gateway_order_id", "amount", "pending_amount",
+                  "captured_amount", "refunded_amount", "reference", "authorized_at", "captured_at",
+                  "cancelled_at", "created_at", "version"]
+
+
 class OrderLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderLine
@@ -50,6 +63,17 @@ class OrderSerializer(serializers.ModelSerializer):
     def get_checkout_url(self, order) -> str | None:
         payment = order.payment
         return checkout_url(payment) if payment is not None and payment.status == Status.UNPROCESSED else None
+
+
+class OrderListSerializer(serializers.ModelSerializer):
+    fulfilment_status_label = serializers.CharField(source="get_fulfilment_status_display")
+    payment_id = serializers.IntegerField(allow_null=True)
+    payment_status = serializers.CharField(source="payment.status", allow_null=True, default=None)
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "customer_name", "total", "fulfilment_status", "fulfilment_status_label",
+                  "delivery_status", "payment_id", "payment_status", "created_at"]
 
 
 class LineInputSerializer(serializers.Serializer):

@@ -5,18 +5,21 @@ from __future__ import annotations
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.card_data import find_card_data
 from api.errors import error_body, payment_error_response
+from api.filters import OrderFilter, PaymentFilter
 from api.idempotency import idempotent, operation_key
 from api.schema import IDEMPOTENCY_KEY
 from api.serializers import (
     ChangeAmountSerializer,
     OrderCreateSerializer,
+    OrderListSerializer,
     OrderSerializer,
+    PaymentListSerializer,
     PaymentSerializer,
     ReauthorizeSerializer,
     SyncResultSerializer,
@@ -25,17 +28,38 @@ from orders.models import Order
 from orders.services import LineInput, place_card_order, place_wallet_order
 from payments import selectors, services
 from payments.errors import InvalidTransition, PaymentError
-from payments.models import OperationKind
+from payments.models import OperationKind, Payment
 from payments.owned import allowed_outside_owner
+from shops.api_scopes import Scope
+
+
+def orders_with_details():
+    return Order.objects.select_related("payment__shop").prefetch_related("lines", "payment__operations")
 
 
 def _order_response(order_id: int, code: int) -> Response:
-    order = Order.objects.select_related("payment__shop").prefetch_related("lines", "payment__operations").get(
-        pk=order_id)
-    return Response(OrderSerializer(order).data, status=code)
+    return Response(OrderSerializer(orders_with_details().get(pk=order_id)).data, status=code)
 
 
-class OrderCreateView(APIView):
+class ShopScopedMixin:
+    """The token's shop only: another shop's id is a 404, exactly like an unknown one."""
+
+    def shop_queryset(self, queryset):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
+            return queryset.none()
+        return queryset.filter(shop_id=self.request.user.shop.pk)
+
+
+class OrderListCreateView(ShopScopedMixin, generics.ListAPIView):
+    """GET: the shop's orders, newest first. POST: place a card or Recruit easy pay order."""
+
+    scope = Scope.ORDERS
+    serializer_class = OrderListSerializer
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        return self.shop_queryset(Order.objects.select_related("payment", "shop"))
+
     @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer}, parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def post(self, request):
@@ -77,11 +101,28 @@ class OrderCreateView(APIView):
         return _order_response(order.pk, status.HTTP_201_CREATED)
 
 
-class PaymentDetailView(APIView):
-    @extend_schema(responses=PaymentSerializer)
-    def get(self, request, pk: int):
-        payment = selectors.get_payment_for_shop(request.user.shop.pk, pk)
-        return Response(PaymentSerializer(payment).data)
+class OrderDetailView(ShopScopedMixin, generics.RetrieveAPIView):
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return self.shop_queryset(orders_with_details())
+
+
+class PaymentListView(ShopScopedMixin, generics.ListAPIView):
+    """The shop's payments, newest first, with the admin list's filters."""
+
+    serializer_class = PaymentListSerializer
+    filterset_class = PaymentFilter
+
+    def get_queryset(self):
+        return self.shop_queryset(Payment.objects.select_related("shop"))
+
+
+class PaymentDetailView(ShopScopedMixin, generics.RetrieveAPIView):
+    serializer_class = PaymentSerializer
+
+    def get_queryset(self):
+        return self.shop_queryset(Payment.objects.select_related("shop").prefetch_related("operations"))
 
 
 def action_schema(request, responses):
@@ -129,6 +170,7 @@ class PaymentActionView(APIView):
 @action_schema(None, PaymentSerializer)
 class CaptureView(PaymentActionView):
     kind = OperationKind.CAPTURE
+    scope = Scope.CAPTURE
 
     def perform(self, request, payment, data):
         services.capture_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
@@ -137,6 +179,7 @@ class CaptureView(PaymentActionView):
 @action_schema(None, PaymentSerializer)
 class CancelView(PaymentActionView):
     kind = OperationKind.CANCEL
+    scope = Scope.CANCEL
 
     def perform(self, request, payment, data):
         services.cancel_payment(payment, by=request.user.actor, idempotency_key=operation_key(request))
@@ -145,6 +188,7 @@ class CancelView(PaymentActionView):
 @action_schema(ChangeAmountSerializer, PaymentSerializer)
 class ChangeAmountView(PaymentActionView):
     kind = OperationKind.CHANGE_AMOUNT
+    scope = Scope.CHANGE_AMOUNT
 
     input_serializer = ChangeAmountSerializer
 
@@ -156,6 +200,7 @@ class ChangeAmountView(PaymentActionView):
 @action_schema(ReauthorizeSerializer, PaymentSerializer)
 class ReauthorizeView(PaymentActionView):
     kind = OperationKind.REAUTHORIZE
+    scope = Scope.REAUTHORIZE
 
     input_serializer = ReauthorizeSerializer
 
@@ -166,6 +211,9 @@ class ReauthorizeView(PaymentActionView):
 
 @action_schema(None, SyncResponseSerializer)
 class SyncView(PaymentActionView):
+    # A status check only brings our record in line with the gateway's; it moves no money.
+    scope = Scope.READ
+
     def perform(self, request, payment, data):
         result = services.sync_payment(payment, actor=request.user.actor)
         return {"sync": SyncResultSerializer(result).data}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from payments.errors import NotPermitted
-from shops.roles import ROLE_PERMS
+from shops.api_scopes import perms_for
 from shops.selectors import user_can
 
 
@@ -24,7 +24,7 @@ class Actor:
 
     @classmethod
     def for_api_token(cls, token) -> Actor:
-        return cls(label=f"API: {token.name}", shop_id=token.shop_id, perms=ROLE_PERMS["admin"])
+        return cls(label=f"API: {token.name}", shop_id=token.shop_id, perms=perms_for(token.scopes))
 
     @classmethod
     def system(cls, what: str = "system") -> Actor:

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from shops import crypto
+from shops.api_scopes import Scope, clean_scopes
 from shops.roles import Role
 
 
@@ -143,6 +144,8 @@ class ShopApiToken(models.Model):
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=12, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # What the token may do (shops.api_scopes.Scope values); a list so SQLite (demo) and PostgreSQL agree.
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -156,7 +159,11 @@ class ShopApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, shop: Shop, name: str) -> tuple[ShopApiToken, str]:
+    def issue(cls, shop: Shop, name: str, scopes=(Scope.READ,)) -> tuple[ShopApiToken, str]:
         raw = "pa_" + secrets.token_urlsafe(32)
-        token = cls.objects.create(shop=shop, name=name, prefix=raw[:10], key_hash=_hash_token(raw))
+        token = cls.objects.create(shop=shop, name=name, prefix=raw[:10], key_hash=_hash_token(raw),
+                                   scopes=clean_scopes(scopes))
         return token, raw
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or ())

@@ -1,11 +1,12 @@
 import pytest
 from rest_framework.test import APIClient
 
+from shops.api_scopes import ALL_SCOPES
 from shops.models import ShopApiToken
 
 
-def api_client_for(shop) -> APIClient:
-    _, raw = ShopApiToken.issue(shop, "test")
+def api_client_for(shop, scopes=ALL_SCOPES) -> APIClient:
+    _, raw = ShopApiToken.issue(shop, "test", scopes=scopes)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from payments.models import Status
+from shops.api_scopes import ALL_SCOPES
 from shops.roles import Role
 from tests.factories import ShopFactory, member, wallet_order
 
@@ -151,7 +152,7 @@ def test_api_creates_a_recruit_order_with_its_checkout_link(shop, sandbox):
 
     from shops.models import ShopApiToken
 
-    _, raw = ShopApiToken.issue(shop, "test")
+    _, raw = ShopApiToken.issue(shop, "test", scopes=ALL_SCOPES)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     body = {"customer": {"name": "山田 花子"}, "lines": [{"product_name": "茶碗", "quantity": 2, "unit_price": 1500}],

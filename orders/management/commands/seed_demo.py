@@ -21,6 +21,7 @@ from payments import services
 from payments.actors import Actor
 from payments.errors import OutcomeUnknown, PaymentError
 from payments.models import Payment
+from shops.api_scopes import ALL_SCOPES
 from shops.models import CaptureMode, Shop, ShopApiToken, ShopMembership
 
 LOGINS = [("admin", "admin", None), ("operator", "operator", "operator"), ("staff", "staff", "staff")]
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         self.seed_orders(zakka, events)
         call_command("seed_demo_reservations", sandbox_url=sandbox_url, shop=events.code, stdout=self.stdout)
         call_command("seed_demo_registrations", sandbox_url=sandbox_url, shop=events.code, stdout=self.stdout)
-        _, raw = ShopApiToken.issue(zakka, "demo")
+        _, raw = ShopApiToken.issue(zakka, "demo", scopes=ALL_SCOPES)
         self.stdout.write(f"API token for shop 'zakka': {raw}")
         counts = {}
         for status in Payment.objects.values_list("status", flat=True):
