@@ -9,6 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.base import ShopScopedMixin
 from api.card_data import find_card_data
 from api.errors import error_body, payment_error_response
 from api.filters import OrderFilter, PaymentFilter
@@ -39,15 +40,6 @@ def orders_with_details():
 
 def _order_response(order_id: int, code: int) -> Response:
     return Response(OrderSerializer(orders_with_details().get(pk=order_id)).data, status=code)
-
-
-class ShopScopedMixin:
-    """The token's shop only: another shop's id is a 404, exactly like an unknown one."""
-
-    def shop_queryset(self, queryset):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
-            return queryset.none()
-        return queryset.filter(shop_id=self.request.user.shop.pk)
 
 
 class OrderListCreateView(ShopScopedMixin, generics.ListAPIView):

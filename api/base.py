@@ -1,0 +1,12 @@
+"""What every API view shares: the token's shop as the only scope of its querysets."""
+
+from __future__ import annotations
+
+
+class ShopScopedMixin:
+    """The token's shop only: another shop's id is a 404, exactly like an unknown one."""
+
+    def shop_queryset(self, queryset, shop_field: str = "shop"):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
+            return queryset.none()
+        return queryset.filter(**{f"{shop_field}_id": self.request.user.shop.pk})
