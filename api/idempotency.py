@@ -1,8 +1,11 @@
-"""Idempotency-Key for mutating endpoints (same key + same body → same response, no second call).
+"""Idempotency-Key on every mutating endpoint (same key + same body → same response, no second call).
 
-Different body with a used key → 422; a duplicate arriving while the first is in flight → 409.
-The operation keys handed to the payment services are derived from the same header, so even a
-request that crashed midway and is retried cannot reach the gateway twice.
+As pretix's API middleware: a used key with a different body → 422; a duplicate arriving while the first
+is in flight → 409. The operation keys handed to the payment services are derived from the same header, so
+even a request that crashed midway and is retried cannot reach the gateway twice: the ledger replays it.
+
+Not stored (the key may be used again): 5xx answers, and 202 "outcome unknown" — a retry then answers from
+the ledger once the status check has settled the operation, instead of repeating "unknown" forever.
 """
 
 from __future__ import annotations
@@ -10,19 +13,25 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.response import Response
 
 from api.errors import error_body
 from api.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
+# Printable ASCII: a key is an opaque token (a UUID is the usual choice), never free text.
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")  # MAX_KEY_LENGTH; used with fullmatch
 
 
 def fingerprint(request) -> str:
     body = json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{request.method} {request.get_full_path()}\n{body}".encode()).hexdigest()
 
 
 def operation_key(request, suffix: str = "") -> str | None:
@@ -32,39 +41,58 @@ def operation_key(request, suffix: str = "") -> str | None:
     return f"api:{request.user.shop.pk}:{key}{':' + suffix if suffix else ''}"
 
 
+def _stale_before():
+    # Longer than any request can run (gateway timeout plus the status check): its worker is gone.
+    return timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS)
+
+
+def _claim(shop, key: str, fp: str) -> tuple[IdempotencyRecord | None, Response | None]:
+    """(record we own, None) to go ahead, or (None, the answer to give instead)."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(shop=shop, key=key, fingerprint=fp), None
+    except IntegrityError:
+        pass
+    record = IdempotencyRecord.objects.get(shop=shop, key=key)
+    if record.fingerprint != fp:
+        return None, Response(error_body("idempotency_conflict",
+                                         "This Idempotency-Key was used with a different request."), status=422)
+    if record.state == IdempotencyRecord.DONE:
+        response = Response(record.response_body, status=record.response_status)
+        response["Idempotent-Replayed"] = "true"
+        return None, response
+    # In flight. A record left by a crashed worker is taken over by exactly one retry (conditional update);
+    # the operation keys still keep the gateway from acting twice.
+    taken = IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.IN_FLIGHT,
+                                             claimed_at=record.claimed_at,
+                                             claimed_at__lt=_stale_before()).update(claimed_at=timezone.now())
+    if taken:
+        record.refresh_from_db()
+        return record, None
+    return None, Response(error_body("idempotency_in_flight",
+                                     "A request with this Idempotency-Key is still being processed."), status=409)
+
+
 def idempotent(view_method):
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
-        if not key:
+        if key is None:
             return view_method(self, request, *args, **kwargs)
-        if len(key) > MAX_KEY_LENGTH:
-            return Response(error_body("invalid_idempotency_key", "Idempotency-Key is too long."), status=400)
-        shop = request.user.shop
-        fp = fingerprint(request)
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(shop=shop, key=key, fingerprint=fp)
-        except IntegrityError:
-            record = IdempotencyRecord.objects.get(shop=shop, key=key)
-            if record.fingerprint != fp:
-                return Response(error_body("idempotency_conflict",
-                                           "This Idempotency-Key was used with a different request."),
-                                status=422)
-            if record.state == IdempotencyRecord.IN_FLIGHT:
-                return Response(error_body("idempotency_in_flight",
-                                           "A request with this Idempotency-Key is still being processed."),
-                                status=409)
-            response = Response(record.response_body, status=record.response_status)
-            response["Idempotent-Replayed"] = "true"
-            return response
+        if not KEY_PATTERN.fullmatch(key):
+            return Response(error_body("invalid_idempotency_key",
+                                       f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."),
+                            status=400)
+        record, answer = _claim(request.user.shop, key, fingerprint(request))
+        if answer is not None:
+            return answer
         try:
             response = view_method(self, request, *args, **kwargs)
         except Exception:
             # Let the client retry: the operation key derived from the header still guards the gateway.
             record.delete()
             raise
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 202:
             record.delete()
             return response
         record.state = IdempotencyRecord.DONE
@@ -73,4 +101,5 @@ def idempotent(view_method):
         record.save(update_fields=["state", "response_status", "response_body"])
         return response
 
+    wrapper.idempotent = True  # tests check every mutating endpoint carries it
     return wrapper

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop
@@ -16,7 +17,9 @@ class IdempotencyRecord(models.Model):
     state = models.CharField(max_length=12, default=IN_FLIGHT)
     response_status = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)  # purged after the retention period
+    # When the request now holding the key started; a stale in-flight claim may be taken over.
+    claimed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("idempotency record")

@@ -167,6 +167,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Idempotency-Key records: an in-flight claim older than this belongs to a dead worker; kept this many days.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = int(os.environ.get("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", "600"))
+IDEMPOTENCY_RETENTION_DAYS = int(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "7"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Payments admin API",
     "VERSION": "1.0.0",
