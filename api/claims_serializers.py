@@ -47,3 +47,27 @@ class CustomerCancelResultSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What happened, in a sentence for the customer.")
     claim = ClaimSerializer()
     order = ClaimOrderSerializer()
+
+
+class ClaimListSerializer(ClaimSerializer):
+    """A row of GET /claims/: the claim with its order's number and customer (the admin list's columns)."""
+
+    order_number = serializers.CharField(source="order.number", read_only=True)
+    customer_name = serializers.CharField(source="order.customer_name", read_only=True)
+
+    class Meta(ClaimSerializer.Meta):
+        fields = [*ClaimSerializer.Meta.fields, "order_number", "customer_name"]
+
+
+class ClaimDetailSerializer(ClaimListSerializer):
+    """GET /claims/{id}/: with the order's delivery state and where the refund went (still no internal memo)."""
+
+    order_detail = ClaimOrderSerializer(source="order", read_only=True)
+    refund_task = serializers.IntegerField(source="refund_task_id", read_only=True, allow_null=True,
+                                           help_text="The manual refund task, when the refund is not linked.")
+    refund_operation = serializers.IntegerField(source="refund_operation_id", read_only=True, allow_null=True,
+                                                help_text="The payment operation, when refunded at the gateway.")
+
+    class Meta(ClaimListSerializer.Meta):
+        fields = [*ClaimListSerializer.Meta.fields, "order_detail", "item_received_at", "refund_approved_at",
+                  "refund_task", "refund_operation"]

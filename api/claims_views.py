@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.base import ShopScopedMixin
 from api.claims_serializers import (
+    ClaimDetailSerializer,
+    ClaimListSerializer,
     ClaimOrderSerializer,
     ClaimSerializer,
     CustomerCancelResultSerializer,
@@ -21,6 +25,7 @@ from api.claims_serializers import (
 )
 from api.errors import payment_error_response
 from api.idempotency import idempotent
+from api.operations_filters import ClaimFilter
 from api.schema import IDEMPOTENCY_KEY
 from claims import services
 from claims.models import Claim, ClaimState, RefundState
@@ -67,7 +72,8 @@ class OrderCancelView(APIView):
         serializer = CustomerCancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            claim = services.customer_cancel(order, by=request.user.actor, note=serializer.validated_data["note"])
+            claim = services.customer_cancel(order, by=services.customer_actor(order, via=request.user.actor.label),
+                                             note=serializer.validated_data["note"])
         except PaymentError as exc:
             return payment_error_response(exc)
         order.refresh_from_db()
@@ -86,7 +92,8 @@ class ClaimWithdrawView(APIView):
     def post(self, request, pk: int):
         claim = _get(Claim.objects.select_related("order").filter(shop=request.user.shop), pk)
         try:
-            claim = services.withdraw_request(claim, by=request.user.actor)
+            claim = services.withdraw_request(claim, by=services.customer_actor(claim.order,
+                                                                                via=request.user.actor.label))
         except PaymentError as exc:
             return payment_error_response(exc)
         return Response(ClaimSerializer(claim).data)
@@ -99,3 +106,21 @@ class OrderClaimsView(APIView):
     def get(self, request, pk: int):
         order = _order(request, pk)
         return Response(ClaimSerializer(order.claims.all(), many=True).data)
+
+
+class ClaimListView(ShopScopedMixin, generics.ListAPIView):
+    """GET /claims/: the shop's claims, newest first, with the admin list's filters (`withdrawal=expired`: the
+    withdrawal requests whose deadline passed, which staff must decide)."""
+
+    serializer_class = ClaimListSerializer
+    filterset_class = ClaimFilter
+
+    def get_queryset(self):
+        return self.shop_queryset(Claim.objects.select_related("order"))
+
+
+class ClaimDetailView(ShopScopedMixin, generics.RetrieveAPIView):
+    serializer_class = ClaimDetailSerializer
+
+    def get_queryset(self):
+        return self.shop_queryset(Claim.objects.select_related("order"))

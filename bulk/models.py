@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from payments.models import Payment, PaymentOperation
-from shops.models import Shop
+from shops.models import Shop, ShopApiToken
 from shops.roles import Perm
 from shops.selectors import shops_for_user
 
@@ -24,6 +24,10 @@ class BulkRunQuerySet(models.QuerySet):
             return self
         mine = shops_for_user(user)
         return self.filter(shops__in=mine).exclude(shops__in=Shop.objects.exclude(pk__in=mine)).distinct()
+
+    def of_shop_only(self, shop_id: int):
+        """Runs touching this shop and no other (what the shop's API token may see)."""
+        return self.filter(shops=shop_id).exclude(shops__in=Shop.objects.exclude(pk=shop_id))
 
 
 class BulkRun(models.Model):
@@ -39,6 +43,10 @@ class BulkRun(models.Model):
     kind = models.CharField(_("operation"), max_length=10, choices=Kind.choices)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("started by"))
+    # Set when a shop's API token started the run: the run then acts as that token (bulk.services.actor_for).
+    # PROTECT: with the token gone the run must not fall back to acting as the system.
+    api_token = models.ForeignKey(ShopApiToken, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("started by (API token)"))
     actor_label = models.CharField(_("started by"), max_length=150)
     # From the confirm form: a double click (or a resent POST) finds the run made by the first one.
     request_key = models.UUIDField(_("request key"), unique=True, editable=False)

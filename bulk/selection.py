@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from bulk.models import KIND_PERMS, BulkRun
 from payments import card_rules
+from payments.actors import Actor
 from payments.card_rules import JOB_LABELS
 from payments.models import CANCELLED, LIVE_CAPTURED, WALLET_METHODS, Method, OperationKind, Status
 from shops.selectors import user_can
@@ -164,15 +165,20 @@ class Summary:
         return sum(self.skipped.values())
 
 
-def verdicts(kind: str, queryset: QuerySet, user, now: datetime) -> Iterator[tuple[Row, Verdict]]:
+def permitted(who, shop_id: int, perm: str) -> bool:
+    """`who`: a staff user (the admin) or a payments.actors.Actor (an API token's)."""
+    return who.can(shop_id, perm) if isinstance(who, Actor) else user_can(who, shop_id, perm)
+
+
+def verdicts(kind: str, queryset: QuerySet, who, now: datetime) -> Iterator[tuple[Row, Verdict]]:
     perm = KIND_PERMS[kind]
     for row in rows(queryset):
         # Checked per shop even though the admin already scoped the queryset (user_can caches).
-        yield row, judge(kind, row, user_can(user, row.shop_id, perm), now)
+        yield row, judge(kind, row, permitted(who, row.shop_id, perm), now)
 
 
-def summarize(kind: str, queryset: QuerySet, user, now: datetime) -> Summary:
+def summarize(kind: str, queryset: QuerySet, who, now: datetime) -> Summary:
     summary = Summary(kind)
-    for row, verdict in verdicts(kind, queryset, user, now):
+    for row, verdict in verdicts(kind, queryset, who, now):
         summary.add(row, verdict)
     return summary

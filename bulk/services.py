@@ -15,6 +15,8 @@ from django.utils import timezone, translation
 from bulk.models import BulkRun, BulkRunItem
 from bulk.selection import Summary, verdicts
 from payments.actors import Actor
+from shops.api_scopes import Scope
+from shops.models import ShopApiToken
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,20 @@ def actor_for_starter(user_id: int | None, what: str) -> Actor:
     return Actor.system(what)
 
 
+def actor_for_token(token_id: int, what: str) -> Actor:
+    """Who a run started by an API token acts as: that token with its scopes as they are now (re-read per chunk
+    like a user's permissions). Revoked, deleted or without the `bulk` scope: an actor permitted nothing, so the
+    rest of the run is skipped as not permitted — never the system."""
+    token = ShopApiToken.objects.active().filter(pk=token_id).first()
+    if token is None or not token.has_scope(Scope.BULK):
+        return Actor(label=f"API: {what} (token revoked or without the bulk scope)",
+                     shop_id=getattr(token, "shop_id", None), perms=frozenset(), token_id=token_id)
+    return Actor.for_api_token(token)
+
+
 def actor_for(run: BulkRun) -> Actor:
+    if run.api_token_id is not None:
+        return actor_for_token(run.api_token_id, f"bulk run {run.pk} ({run.actor_label})")
     return actor_for_starter(run.created_by_id, f"bulk run {run.pk} ({run.actor_label})")
 
 
@@ -49,23 +64,30 @@ def enqueue(run_id: int) -> None:
     process_bulk_run.delay(run_id)
 
 
-def start_run(*, kind: str, queryset: QuerySet, user, request_key: uuid.UUID, fingerprint: str, cutoff: int,
-              description: str, now: datetime | None = None, enqueue_task: bool = True) -> BulkRun:
+def start_run(*, kind: str, queryset: QuerySet, user=None, request_key: uuid.UUID, fingerprint: str, cutoff: int,
+              description: str, now: datetime | None = None, enqueue_task: bool = True,
+              api_token: ShopApiToken | None = None) -> BulkRun:
     """Create the run and its items in one transaction, then queue the task once committed.
 
-    The same request_key twice (double click, resent form) returns the first run. If the selection
-    now differs from the confirmed fingerprint, raises SelectionChanged with the fresh summary.
+    Started by `user` (the admin) or by `api_token` (the API; the items are then judged with the token's
+    permissions, and the run acts as the token). The same request_key twice (double click, resent form,
+    retried API request) returns the first run. If the selection now differs from the confirmed fingerprint,
+    raises SelectionChanged with the fresh summary.
     """
+    if (user is None) == (api_token is None):
+        raise ValueError("start_run needs exactly one of user and api_token")
     existing = BulkRun.objects.filter(request_key=request_key).first()
     if existing is not None:
         return existing
     now = now or timezone.now()
+    who = user if api_token is None else Actor.for_api_token(api_token)
+    label = user.get_username() if api_token is None else who.label
     try:
         with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
             # Stored reasons read the same for everyone, in the admin's default language.
-            run = BulkRun.objects.create(kind=kind, created_by=user, actor_label=user.get_username(),
+            run = BulkRun.objects.create(kind=kind, created_by=user, api_token=api_token, actor_label=label,
                                          request_key=request_key, description=description[:300])
-            summary = _create_items(run, queryset.filter(pk__lte=cutoff), user, now)
+            summary = _create_items(run, queryset.filter(pk__lte=cutoff), who, now)
             if summary.fingerprint != fingerprint or not summary.included:
                 raise SelectionChanged(summary)
             run.shops.set(summary.shop_ids)
@@ -81,10 +103,10 @@ def start_run(*, kind: str, queryset: QuerySet, user, request_key: uuid.UUID, fi
     return run
 
 
-def _create_items(run: BulkRun, queryset: QuerySet, user, now: datetime) -> Summary:
+def _create_items(run: BulkRun, queryset: QuerySet, who, now: datetime) -> Summary:
     summary = Summary(run.kind)
     batch: list[BulkRunItem] = []
-    for row, verdict in verdicts(run.kind, queryset, user, now):
+    for row, verdict in verdicts(run.kind, queryset, who, now):
         summary.add(row, verdict)
         if not verdict.enters_run:
             continue

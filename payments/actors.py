@@ -17,6 +17,8 @@ class Actor:
     shop_id: int | None = None
     perms: frozenset[str] | None = field(default=None)
     is_system: bool = False
+    # The API token acting (None for a person or the system): who did what, e.g. refunds' second-person rule.
+    token_id: int | None = None
 
     @classmethod
     def for_user(cls, user) -> Actor:
@@ -24,7 +26,8 @@ class Actor:
 
     @classmethod
     def for_api_token(cls, token) -> Actor:
-        return cls(label=f"API: {token.name}", shop_id=token.shop_id, perms=perms_for(token.scopes))
+        return cls(label=f"API: {token.name}", shop_id=token.shop_id, perms=perms_for(token.scopes),
+                   token_id=token.pk)
 
     @classmethod
     def system(cls, what: str = "system") -> Actor:

@@ -63,12 +63,13 @@ class RefundTaskAdmin(RefundStepsMixin, ShopScopedAdmin):
     fieldsets = [
         (None, {"fields": ["amount_yen", "payee", "method_display", "reason", "status"]}),
         (gettext_lazy("Where it came from"), {"fields": ["shop", "payment_link", "origin"]}),
-        (gettext_lazy("History"), {"fields": ["created_by_label", "created_at", "refunded_by", "refunded_at",
-                                               "refund_note", "confirmed_by", "confirmed_at"]}),
+        (gettext_lazy("History"), {"fields": ["created_by_label", "created_at", "refunded_by", "refunded_by_token",
+                                               "refunded_at", "refund_note", "confirmed_by", "confirmed_by_token",
+                                               "confirmed_at"]}),
     ]
     readonly_fields = ["amount_yen", "payee", "method_display", "reason", "status", "shop", "payment_link",
-                       "origin", "created_by_label", "created_at", "refunded_by", "refunded_at", "refund_note",
-                       "confirmed_by", "confirmed_at"]
+                       "origin", "created_by_label", "created_at", "refunded_by", "refunded_by_token", "refunded_at",
+                       "refund_note", "confirmed_by", "confirmed_by_token", "confirmed_at"]
     actions = [mark_refunded, confirm_refund]
 
     def get_actions(self, request):

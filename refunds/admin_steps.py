@@ -37,7 +37,7 @@ def step_effect(step: str, task: RefundTask) -> str:
             **facts, "status": RefundTaskStatus.REFUNDED.label}
     return _("You confirm that %(amount)s was given back to %(payee)s (paid by %(method)s), as %(who)s recorded "
              "at %(when)s. The task becomes “%(status)s” and leaves the needs-attention lists; this cannot be "
-             "undone.") % {**facts, "who": task.refunded_by or "—", "when": _when(task.refunded_at),
+             "undone.") % {**facts, "who": task.refunded_by_label or "—", "when": _when(task.refunded_at),
                            "status": RefundTaskStatus.CONFIRMED.label}
 
 
@@ -59,7 +59,8 @@ class RefundStepsMixin:
 
     def _task(self, request, pk) -> RefundTask:
         # Scoped to the user's shops: another shop's task and an unknown id are the same 404.
-        found = self.get_queryset(request).select_related("refunded_by", "payment").filter(pk=pk).first()
+        found = (self.get_queryset(request).select_related("refunded_by", "refunded_by_token", "payment")
+                 .filter(pk=pk).first())
         if found is None:
             raise Http404
         return found

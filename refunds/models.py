@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from payments.formatting import yen
 from payments.models import Method, Payment
-from shops.models import Shop
+from shops.models import Shop, ShopApiToken
 
 
 class RefundTaskStatus(models.TextChoices):
@@ -30,11 +30,16 @@ class RefundTask(models.Model):
     created_by_label = models.CharField(_("opened by"), max_length=150)
     refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+", verbose_name=_("refunded by"))
+    # Set instead of refunded_by when an API token marked it: a token is another "person" than any user.
+    refunded_by_token = models.ForeignKey(ShopApiToken, null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="+", verbose_name=_("refunded by (API token)"))
     refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
     # What the one who refunded says about it (e.g. "transferred 11/23 from the organizer's account").
     refund_note = models.TextField(_("refund note"), blank=True)
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+", verbose_name=_("confirmed by"))
+    confirmed_by_token = models.ForeignKey(ShopApiToken, null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+", verbose_name=_("confirmed by (API token)"))
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
 
@@ -51,3 +56,20 @@ class RefundTask(models.Model):
     def method_label(self) -> str:
         """The payment method under its label (kept as the payment's raw value, without choices)."""
         return str(Method(self.method).label) if self.method in Method.values else self.method
+
+    @property
+    def refunded_by_label(self) -> str:
+        return _who(self.refunded_by, self.refunded_by_token)
+
+    @property
+    def confirmed_by_label(self) -> str:
+        return _who(self.confirmed_by, self.confirmed_by_token)
+
+
+def _who(user, token) -> str:
+    """The person behind a step: a user, or an API token (labelled as payments.actors labels it); "" if none."""
+    if user is not None:
+        return user.get_username()
+    if token is not None:
+        return f"API: {token.name}"
+    return ""

@@ -21,6 +21,12 @@ class InvalidNote(PaymentError):
     http_status = 400
 
 
+class SecondPersonRequired(InvalidTransition):
+    """The one who marked the task refunded tried to confirm it."""
+
+    code = "second_person_required"
+
+
 def open_refund_task(payment, *, amount: int, reason: str, actor_label: str) -> RefundTask:
     """Called inside the transaction that records the non-linked cancel, so neither exists alone."""
     return RefundTask.objects.create(
@@ -35,9 +41,9 @@ def _step(task: RefundTask, by, step: str):
     with transaction.atomic():
         locked = RefundTask.objects.select_for_update().get(pk=task.pk)
         by.require(locked.shop_id, Perm.REFUND)
-        found = verdict(step, locked, by.user_id)
+        found = verdict(step, locked, by.user_id, by.token_id)
         if not found.allowed:
-            raise InvalidTransition(found.reason)
+            raise (SecondPersonRequired if found.own_refund else InvalidTransition)(found.reason)
         yield locked
         locked.save()
 
@@ -56,6 +62,7 @@ def mark_refunded(task: RefundTask, *, by, note: str = "") -> RefundTask:
     with _step(task, by, MARK_REFUNDED) as locked:
         locked.status = RefundTaskStatus.REFUNDED
         locked.refunded_by_id = by.user_id
+        locked.refunded_by_token_id = by.token_id
         locked.refunded_at = timezone.now()
         locked.refund_note = note
     return locked
@@ -65,5 +72,6 @@ def confirm_refund(task: RefundTask, *, by) -> RefundTask:
     with _step(task, by, CONFIRM) as locked:
         locked.status = RefundTaskStatus.CONFIRMED
         locked.confirmed_by_id = by.user_id
+        locked.confirmed_by_token_id = by.token_id
         locked.confirmed_at = timezone.now()
     return locked

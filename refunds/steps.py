@@ -30,22 +30,27 @@ class Verdict:
     own_refund: bool = False  # refused only because this person marked it refunded
 
 
-def verdict(step: str, task: RefundTask, user_id: int | None) -> Verdict:
-    """May the person `user_id` (None: not a person) take `step` on `task` as it is now? Permission aside."""
+def verdict(step: str, task: RefundTask, user_id: int | None, token_id: int | None = None) -> Verdict:
+    """May the person `user_id` (a staff user) or the API token `token_id` take `step` on `task` as it is now?
+    Permission aside. Neither (None, None): not a person. A token and a user are always different people."""
     if task.status == RefundTaskStatus.CONFIRMED:
         return Verdict(False, _("This refund is already confirmed."))
+    is_person = user_id is not None or token_id is not None
     if step == MARK_REFUNDED:
         if task.status != RefundTaskStatus.OPEN:
             return Verdict(False, _("This refund was already marked as refunded."))
-        if user_id is None:
+        if not is_person:
             return Verdict(False, _("A refund by hand is marked by a person signed in to the admin."))
         return Verdict(True)
     if step == CONFIRM:
         if task.status != RefundTaskStatus.REFUNDED:
             return Verdict(False, _("Only a refund marked as refunded by hand can be confirmed."))
-        if user_id is None or user_id == task.refunded_by_id:
+        # Compared only when set: a task marked by a token has no refunded_by, and None is nobody.
+        own = ((user_id is not None and user_id == task.refunded_by_id)
+               or (token_id is not None and token_id == task.refunded_by_token_id))
+        if not is_person or own:
             return Verdict(False, _("A second person must confirm the refund: the one who refunded cannot "
-                                    "confirm it."), own_refund=user_id is not None)
+                                    "confirm it."), own_refund=own)
         return Verdict(True)
     return Verdict(False, _("Unknown step."))
 
