@@ -30,12 +30,13 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from payments import services as payment_services
 from payments.actors import Actor
-from payments.errors import ChangedMeanwhile, InvalidTransition, PaymentBusy
+from payments.errors import ChangedMeanwhile, InvalidTransition, NotPermitted, PaymentBusy
 from payments.formatting import yen
 from payments.gateway_check import ensure_gateway_unchanged
 from payments.ledger import lock_payment
 from payments.models import CANCELLED, LIVE_CAPTURED, Method, OperationKind, Payment, Status
 from payments.operations import held_after_manual_refunds
+from payments.specs import spec_for
 from refunds.services import open_refund_task
 from registrations.models import (
     LineStatus,
@@ -72,6 +73,13 @@ def offered_linkages(registration: Registration, user_can) -> list[str]:
     if payment is not None and payment.method == Method.CARD and payment.status in CARD_LIVE:
         return [Linkage.LINKED, *([Linkage.NOT_LINKED] if user_can(Perm.REFUND) else [])]
     return [Linkage.NOT_LINKED]
+
+
+def reason_required(registration: Registration, linkage: str) -> bool:
+    """A card GMO still holds, cancelled not linked: the operator must say why (SPEC 3.1)."""
+    payment = registration.payment
+    return (linkage == Linkage.NOT_LINKED and payment is not None and payment.method == Method.CARD
+            and payment.status in CARD_LIVE)
 
 
 def line_button(line: RegistrationLine, active: list[RegistrationLine]) -> tuple[bool, str]:
@@ -157,8 +165,7 @@ class RegistrationChange:
             raise InvalidTransition(_("A card payment is cancelled without GMO (not linked) only by users with "
                                       "the refund permission."))
         payment = registration.payment
-        if linkage == Linkage.NOT_LINKED and payment is not None and payment.method == Method.CARD \
-                and payment.status in CARD_LIVE and not self.reason:
+        if reason_required(registration, linkage) and not self.reason:
             raise InvalidTransition(_("Give the reason for cancelling the card payment without GMO (not linked)."))
         if not self._whole and payment is not None and not is_paid(payment) and payment.method != Method.CARD \
                 and sum(line.price for line in chosen):
@@ -175,8 +182,28 @@ class RegistrationChange:
         amount = sum(line.price for line in chosen)
         payment = registration.payment
         if linkage == Linkage.LINKED:
-            return self._preview_linked(payment, chosen, amount)
-        return self._preview_not_linked(payment, chosen, amount)
+            preview = self._preview_linked(payment, chosen, amount)
+        else:
+            preview = self._preview_not_linked(payment, chosen, amount)
+        if preview.gateway_job:
+            self._require_operation_perm(payment, preview)
+        return preview
+
+    def _operation(self, payment: Payment, preview: ChangePreview) -> tuple[str, dict]:
+        """(kind, params) of the payment operation a previewed change sends."""
+        if preview.linkage == Linkage.LINKED:
+            return self._gmo_params(payment, preview.amount)
+        return OperationKind.CANCEL, {}
+
+    def _require_operation_perm(self, payment: Payment, preview: ChangePreview) -> None:
+        """Refuse before anything is asked or claimed when the payment operation itself would be refused (an API
+        token may hold the cancel scope without, say, change_amount)."""
+        kind, _params = self._operation(payment, preview)
+        perm = spec_for(payment, kind).perm
+        if not self.by.can(self.registration.shop_id, perm):
+            raise NotPermitted(_("This cancel is sent to the gateway as “%(operation)s”, which needs the "
+                                 "“%(perm)s” permission.") % {"operation": OperationKind(kind).label,
+                                                              "perm": Perm(perm).label})
 
     def _gmo_params(self, payment: Payment, amount: int) -> tuple[str, dict]:
         """The card operation a linked cancel sends: None when nothing goes to GMO."""
@@ -261,8 +288,7 @@ class RegistrationChange:
         context = {CANCEL_LINES: {"registration": registration.pk, "lines": [line.pk for line in preview.lines],
                                   "whole": preview.whole, "linkage": preview.linkage, "effect": preview.money}}
         payment = registration.payment
-        kind, params = (self._gmo_params(payment, preview.amount) if preview.linkage == Linkage.LINKED
-                        else (OperationKind.CANCEL, {}))
+        kind, params = self._operation(payment, preview)
         if kind == OperationKind.CANCEL:
             op = payment_services.cancel_payment(payment, by=self.by, idempotency_key=idempotency_key,
                                                  reason=self.reason, context=context)
