@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api import claims_views, views
+from api import bulk_views, claims_views, refund_tasks_views, registrations_views, reservations_views, views
 
 app_name = "api"
 
@@ -16,5 +16,30 @@ urlpatterns = [
     path("payments/<int:pk>/change-amount/", views.ChangeAmountView.as_view(), name="payment-change-amount"),
     path("payments/<int:pk>/reauthorize/", views.ReauthorizeView.as_view(), name="payment-reauthorize"),
     path("payments/<int:pk>/sync/", views.SyncView.as_view(), name="payment-sync"),
+    path("claims/", claims_views.ClaimListView.as_view(), name="claim-list"),
+    path("claims/<int:pk>/", claims_views.ClaimDetailView.as_view(), name="claim-detail"),
     path("claims/<int:pk>/withdraw/", claims_views.ClaimWithdrawView.as_view(), name="claim-withdraw"),
+    path("refund-tasks/", refund_tasks_views.RefundTaskListView.as_view(), name="refund-task-list"),
+    path("refund-tasks/<int:pk>/", refund_tasks_views.RefundTaskDetailView.as_view(), name="refund-task-detail"),
+    path("refund-tasks/<int:pk>/mark-refunded/", refund_tasks_views.MarkRefundedView.as_view(),
+         name="refund-task-mark-refunded"),
+    path("refund-tasks/<int:pk>/confirm/", refund_tasks_views.ConfirmRefundView.as_view(),
+         name="refund-task-confirm"),
+    path("bulk-runs/", bulk_views.BulkRunListCreateView.as_view(), name="bulk-run-list"),
+    path("bulk-runs/<int:pk>/", bulk_views.BulkRunDetailView.as_view(), name="bulk-run-detail"),
+    path("bulk-runs/<int:pk>/report/", bulk_views.BulkRunReportView.as_view(), name="bulk-run-report"),
+    path("slots/", reservations_views.SlotListView.as_view(), name="slot-list"),
+    path("slots/<int:pk>/", reservations_views.SlotDetailView.as_view(), name="slot-detail"),
+    path("slots/<int:pk>/book/", reservations_views.SlotBookView.as_view(), name="slot-book"),
+    path("reservations/", reservations_views.ReservationListView.as_view(), name="reservation-list"),
+    path("reservations/<int:pk>/", reservations_views.ReservationDetailView.as_view(), name="reservation-detail"),
+    path("reservations/<int:pk>/approve/", reservations_views.ReservationApproveView.as_view(),
+         name="reservation-approve"),
+    path("reservations/<int:pk>/cancel/", reservations_views.ReservationCancelView.as_view(),
+         name="reservation-cancel"),
+    path("registrations/", registrations_views.RegistrationListView.as_view(), name="registration-list"),
+    path("registrations/<int:pk>/", registrations_views.RegistrationDetailView.as_view(),
+         name="registration-detail"),
+    path("registrations/<int:pk>/cancel-lines/", registrations_views.CancelLinesView.as_view(),
+         name="registration-cancel-lines"),
 ]

@@ -63,10 +63,12 @@ class InvalidClaim(PaymentError):
     http_status = 400
 
 
-def customer_actor(order: Order) -> Actor:
-    """The customer acting on their own order (customer API / page): may view and cancel in this shop only."""
-    return Actor(label=_("customer: %(name)s") % {"name": order.customer_name or order.customer_email},
-                 shop_id=order.shop_id, perms=frozenset({Perm.VIEW, Perm.CANCEL}))
+def customer_actor(order: Order, via: str = "") -> Actor:
+    """The customer acting on their own order (customer page, or the shop's site through the API `via` its
+    token): may view and cancel in this shop only."""
+    label = _("customer: %(name)s") % {"name": order.customer_name or order.customer_email}
+    return Actor(label=f"{label} ({via})" if via else label, shop_id=order.shop_id,
+                 perms=frozenset({Perm.VIEW, Perm.CANCEL}))
 
 
 # --- small helpers --------------------------------------------------------------------------------------------

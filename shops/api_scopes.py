@@ -27,8 +27,9 @@ class Scope(models.TextChoices):
 
 ALL_SCOPES: tuple[str, ...] = tuple(Scope.values)
 
-# The operation permissions a scope lends the token's actor. ORDERS and BULK grant none of their own:
-# customer actions act as the customer, and a bulk run's items still need capture / cancel.
+# The operation permissions a scope lends the token's actor (on top of VIEW, see perms_for). ORDERS lends
+# nothing more than a customer's checkout needs; cancelling for a customer acts as that customer
+# (claims.customer_actor). BULK grants nothing of its own: a bulk run's items still need capture / cancel.
 SCOPE_PERMS: dict[str, frozenset[str]] = {
     Scope.READ: frozenset({Perm.VIEW}),
     Scope.ORDERS: frozenset(),
@@ -43,8 +44,12 @@ SCOPE_PERMS: dict[str, frozenset[str]] = {
 
 
 def perms_for(scopes) -> frozenset[str]:
-    perms: set[str] = set()
-    for scope in scopes or ():
+    """Any scope makes the token an actor of its shop (VIEW), as every staff role is: an approval that issues
+    konbini numbers or an operation's status check needs it. The `read` scope still guards the GET endpoints."""
+    if not scopes:
+        return frozenset()
+    perms: set[str] = {Perm.VIEW}
+    for scope in scopes:
         perms |= SCOPE_PERMS.get(scope, frozenset())
     return frozenset(perms)
 
