@@ -20,6 +20,7 @@ from claims.customer_links import order_for, order_path
 from claims.models import ClaimState
 from payments.actors import Actor
 from payments.errors import PaymentError
+from payments_admin.rate_limits import customer_rate_limit
 
 TEMPLATE = "claims/customer/order.html"
 
@@ -36,6 +37,7 @@ def _refused(request: HttpRequest, order, exc: PaymentError) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("claims")
 @require_GET
 def order_page(request: HttpRequest, token: str) -> HttpResponse:
     order = order_for(token)
@@ -43,6 +45,7 @@ def order_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("claims")
 @require_POST
 def cancel_order(request: HttpRequest, token: str) -> HttpResponse:
     order = order_for(token)
@@ -59,6 +62,7 @@ def cancel_order(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("claims")
 @require_POST
 def withdraw_request(request: HttpRequest, token: str) -> HttpResponse:
     order = order_for(token)

@@ -32,6 +32,7 @@ from payments.actors import Actor
 from payments.errors import GatewayDeclined, GatewayUnavailable, InvalidTransition, PaymentError
 from payments.models import Payment
 from payments.services import authorize_payment, start_wallet_checkout, sync_payment
+from payments_admin.rate_limits import customer_rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def _latest(payment: Payment) -> Payment:
 
 
 @never_cache
+@customer_rate_limit("checkout")
 @require_GET
 def checkout_page(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_for(token)
@@ -64,6 +66,7 @@ def checkout_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("checkout")
 @require_POST
 def start_wallet(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_for(token)
@@ -89,6 +92,7 @@ def start_wallet(request: HttpRequest, token: str) -> HttpResponse:
 # The PG may bring the browser back with a POST from its own origin (reference §3.4 is unsure), so no CSRF
 # check here: nothing posted is used, the view only asks the PG.
 @never_cache
+@customer_rate_limit("checkout")
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def wallet_return(request: HttpRequest, token: str) -> HttpResponse:
@@ -110,6 +114,7 @@ def wallet_return(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("checkout")
 @require_POST
 def pay_again(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_for(token)
@@ -128,6 +133,7 @@ def pay_again(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("checkout")
 @require_GET
 def card_return(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_for(token)

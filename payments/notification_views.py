@@ -20,6 +20,7 @@ from payments.actors import Actor
 from payments.errors import GatewayDeclined, GatewayUnavailable
 from payments.models import Payment
 from payments.sync import sync_payment
+from payments_admin.rate_limits import webhook_rate_limit
 
 logger = logging.getLogger(__name__)
 RECEIVED, RETRY = "0", "1"  # GMO's answers: received / receive failed (reference §5)
@@ -46,6 +47,7 @@ def _payment(shop_id: str, order_id: str) -> Payment | None:
 
 
 @csrf_exempt  # the PG cannot send a CSRF token; nothing it sends is trusted anyway
+@webhook_rate_limit("gmo")
 @require_POST
 @transaction.non_atomic_requests  # "0" must mean committed, never "committed when the request ends"
 def gmo_result_notification(request: HttpRequest) -> HttpResponse:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from gateways.stripe import webhooks
 from payments.stripe_events import record_event
+from payments_admin.rate_limits import webhook_rate_limit
 from shops.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def _enqueue(pk: int) -> None:
 
 
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature is the authentication
+@webhook_rate_limit("stripe")
 @require_POST
 @transaction.non_atomic_requests
 def stripe_webhook(request: HttpRequest, shop_code: str) -> HttpResponse:

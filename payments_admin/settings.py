@@ -4,9 +4,11 @@ Defaults are the zero-setup demo: SQLite and a filesystem Celery broker that nee
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,7 +21,8 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "demo-only-insecure-secret-key-change-me")
+DEMO_SECRET_KEY = "demo-only-insecure-secret-key-change-me"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEMO_SECRET_KEY)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -49,6 +52,8 @@ INSTALLED_APPS = [
     "bulk",
     "batches",
     "api",
+    "axes",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -59,8 +64,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.CurrentRequestMiddleware",  # who did it, for the security audit log
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "payments_admin.urls"
@@ -126,6 +133,53 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
+# Cache: rate-limit counters (and anything else shared between processes). Redis when there is one;
+# the demo's single process keeps them in memory.
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "payments-admin")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "KEY_PREFIX": CACHE_KEY_PREFIX}
+    if REDIS_URL else
+    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}
+}
+
+# Security (README "Security"). Reverse proxies in front of us that append to X-Forwarded-For: the client
+# address is the one the outermost of them saw (0 = use the connection's address).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Fixed-window request limits per client IP ("N/s|m|h|d"; "0" or empty switches one off).
+WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "600/m")
+CUSTOMER_RATE_LIMIT = os.environ.get("CUSTOMER_RATE_LIMIT", "60/m")
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/min")  # per API token
+RATE_LIMIT_KEY_PREFIX = "rl"  # cache keys of the counters (tests give each test its own)
+
+# Login brute force (django-axes): locked per username AND client IP, so an attacker elsewhere cannot lock
+# a real user out; the lockout page (429) says when to retry. Superusers unlock early in the admin (Axes).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "payments_admin.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "payments_admin.lockout.lockout_response"
+
+if not DEBUG:
+    # Production: refuse to start on demo defaults rather than run insecurely.
+    if not SECRET_KEY or SECRET_KEY == DEMO_SECRET_KEY:
+        raise ImproperlyConfigured("DEBUG=0 needs SECRET_KEY set to a long random value (the demo key is public).")
+    if not os.environ.get("ALLOWED_HOSTS", "").strip(","):
+        raise ImproperlyConfigured("DEBUG=0 needs ALLOWED_HOSTS (comma-separated host names this site answers to).")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    if env_bool("TRUST_X_FORWARDED_PROTO", False):  # only when the TLS proxy sets (overwrites) the header
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_REFERRER_POLICY = os.environ.get("SECURE_REFERRER_POLICY", "same-origin")
+    X_FRAME_OPTIONS = "DENY"
+
 # Gateways. Per-shop settings may override the base URL; credentials live on the shop (encrypted).
 GMO_PG_BASE_URL = os.environ.get("GMO_PG_BASE_URL", "http://127.0.0.1:8765")
 # Stripe (konbini): the API base for shops without their own override; the demo's sandbox by default.
@@ -160,12 +214,14 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ShopTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "api.permissions.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.NewestFirstCursor",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.StrictFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.ApiTokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_token": API_RATE_LIMIT},
 }
 # Idempotency-Key records: an in-flight claim older than this belongs to a dead worker; kept this many days.
 IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = int(os.environ.get("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", "600"))
@@ -183,7 +239,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"PaymentMethodEnum": "payments.models.Method", "CheckoutMethodEnum": ["card", "recruit"]},
+    "ENUM_NAME_OVERRIDES": {"PaymentMethodEnum": "payments.models.Method", "CheckoutMethodEnum": ["card", "recruit"],
+                            "ReservationStatusEnum": "reservations.models.Status",
+                            "RegistrationStatusEnum": "registrations.models.RegistrationStatus",
+                            "LineStatusEnum": "registrations.models.LineStatus",
+                            "LinkageEnum": "registrations.models.Linkage",
+                            "ReservationPaymentMethodEnum": "reservations.models.PaymentMethod",
+                            "PaymentStatusEnum": "payments.models.Status",
+                            "ClaimKindEnum": "claims.models.ClaimKind", "ClaimStateEnum": "claims.models.ClaimState",
+                            "RefundTaskStatusEnum": "refunds.models.RefundTaskStatus",
+                            "BulkRunKindEnum": "bulk.models.BulkRun.Kind",
+                            "BulkRunStatusEnum": "bulk.models.BulkRun.Status",
+                            "BulkItemStateEnum": "bulk.models.BulkRunItem.State"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
 }
 

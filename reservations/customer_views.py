@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from payments.actors import Actor
 from payments.errors import ChangedMeanwhile, InvalidTransition, PaymentBusy, PaymentError
+from payments_admin.rate_limits import customer_rate_limit
 from reservations import payment_flow
 from reservations.customer_context import (
     PaymentStage,
@@ -63,6 +64,7 @@ def _render_event(request: HttpRequest, event, data=None, *, error: str = "", st
 
 
 @never_cache
+@customer_rate_limit("reserve")
 @require_http_methods(["GET", "POST"])
 def event_page(request: HttpRequest, token: str) -> HttpResponse:
     event = event_for(token)
@@ -84,12 +86,14 @@ def event_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@customer_rate_limit("reserve")
 @require_GET
 def done_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "reserve/done.html", done_context(reservation_for(token)))
 
 
 @never_cache
+@customer_rate_limit("reserve")
 @require_http_methods(["GET", "POST"])
 def pay_page(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_for(token)

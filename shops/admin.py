@@ -1,7 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from shops.api_scopes import Scope, clean_scopes
 from shops.models import Shop, ShopApiToken, ShopMembership
 from shops.roles import Perm
 from shops.selectors import shops_for_user, user_can
@@ -89,16 +92,77 @@ class ShopAdmin(admin.ModelAdmin):
         return False
 
 
+class ShopApiTokenForm(forms.ModelForm):
+    """Scopes as checkboxes, and revocation; the raw key is never here (shown once by issue_api_token)."""
+
+    scopes = forms.MultipleChoiceField(label=_("scopes"), choices=Scope.choices, required=False,
+                                       widget=forms.CheckboxSelectMultiple)
+    revoke = forms.BooleanField(label=_("Revoke this token"), required=False,
+                                help_text=_("A revoked token is refused at once and cannot be restored."))
+
+    class Meta:
+        model = ShopApiToken
+        fields = ["name", "scopes"]
+
+    def clean_scopes(self):
+        return clean_scopes(self.cleaned_data["scopes"])
+
+    def save(self, commit=True):
+        token = super().save(commit=False)
+        if self.cleaned_data.get("revoke") and token.revoked_at is None:
+            token.revoked_at = timezone.now()
+        if commit:
+            token.save()
+        return token
+
+
 @admin.register(ShopApiToken)
 class ShopApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "shop", "prefix", "created_at", "revoked_at"]
-    readonly_fields = ["prefix", "created_at"]
-    fields = ["shop", "name", "prefix", "created_at", "revoked_at"]
+    form = ShopApiTokenForm
+    list_display = ["name", "shop", "prefix", "scope_list", "created_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "shop"]
+    list_select_related = ["shop"]
+    search_fields = ["name", "prefix", "shop__code", "shop__name"]
+    readonly_fields = ["shop", "prefix", "created_at", "revoked_at"]
+    fields = ["shop", "name", "prefix", "scopes", "created_at", "revoked_at", "revoke"]
+    actions = ["revoke_tokens"]
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes or ()) or "—"
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and obj.revoked_at is not None:
+            return ["shop", "name", "prefix", "scope_list", "created_at", "revoked_at"]
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.revoked_at is not None:
+            return ["shop", "name", "prefix", "scope_list", "created_at", "revoked_at"]
+        return self.readonly_fields
+
+    @admin.action(description=_("Revoke selected API tokens"))
+    def revoke_tokens(self, request, queryset):
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])  # one by one: each revocation lands in the audit log
+            revoked += 1
+        self.message_user(request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked)
+                          % {"count": revoked})
 
     def has_module_permission(self, request):
-        return request.user.is_superuser
+        return request.user.is_active and request.user.is_superuser
 
-    has_view_permission = has_change_permission = has_module_permission
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        # A revoked token stays as it was: view only.
+        return self.has_module_permission(request) and (obj is None or obj.revoked_at is None)
 
     def has_add_permission(self, request):
         return False  # issued with `manage.py issue_api_token`, which shows the raw key once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the record says which key existed and who revoked it

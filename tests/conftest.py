@@ -132,3 +132,25 @@ def celery_worker(transactional_db, settings):
             yield app
     finally:
         app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def own_rate_limit_counters(settings):
+    """Each test counts requests under its own cache-key prefix, so limits never carry over from another test
+    (or from another test process sharing the Redis database); its keys are deleted afterwards."""
+    import uuid
+
+    prefix = f"rl-test-{uuid.uuid4().hex[:12]}"
+    settings.RATE_LIMIT_KEY_PREFIX = prefix
+    yield prefix
+    from django.core.cache import cache
+
+    client = getattr(cache, "_cache", None)
+    if hasattr(client, "get_client"):  # Redis: delete only this test's keys, never the whole database
+        try:
+            redis = client.get_client(write=True)
+            keys = list(redis.scan_iter(match=cache.make_key(f"{prefix}:*"), count=1000))
+            if keys:
+                redis.delete(*keys)
+        except Exception:  # the counters expire within their window anyway
+            pass
