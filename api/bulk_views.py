@@ -76,7 +76,8 @@ class BulkRunListCreateView(VisibleRunsMixin, generics.ListAPIView):
     def post(self, request):
         token, shop = request.user.token, request.user.shop
         kind = request.data.get("kind") if isinstance(request.data, dict) else None
-        if kind in KIND_SCOPES and not token.has_scope(KIND_SCOPES[kind]):
+        # Any JSON value may arrive here (a dict is unhashable): only a known kind's scope is checked early.
+        if isinstance(kind, str) and kind in KIND_SCOPES and not token.has_scope(KIND_SCOPES[kind]):
             raise MissingScope(KIND_SCOPES[kind])  # before any payment is looked up
         serializer = BulkRunCreateSerializer(data=request.data, context={"shop": shop})
         serializer.is_valid(raise_exception=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
@@ -37,6 +39,11 @@ def _code(exc: exceptions.APIException) -> str:
 def exception_handler(exc, context):
     if isinstance(exc, PaymentError):
         return payment_error_response(exc)
+    # Django's own 404 / permission errors get the codes DRF gives its equivalents.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_handler(exc, context)
     if response is None:
         return None

@@ -9,10 +9,27 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
 
 from orders.models import Order
 from payments.dashboard import attention_choices, attention_condition, jst_day_bounds
 from payments.models import Method, Payment, Status
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, minus its silent cases: a day, a choice or a number given empty (`?created_at__to=`)
+    would be ignored and answer the full list; it is a 400 naming the parameter, like any invalid value."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        empty = [name for name, declared in filterset.filters.items()
+                 if not isinstance(declared, filters.CharFilter) and "" in request.query_params.getlist(name)]
+        if empty:
+            raise ValidationError({name: ["A value is required when the parameter is given."] for name in empty})
+        return filterset
 
 
 class JstDayFilter(filters.DateFilter):

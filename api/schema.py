@@ -1,8 +1,9 @@
 """OpenAPI extras: the per-shop bearer token, the Idempotency-Key header and the shared error answers."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+
+from api.idempotency import MAX_KEY_LENGTH
 
 
 class ShopTokenScheme(OpenApiAuthenticationExtension):
@@ -15,11 +16,13 @@ class ShopTokenScheme(OpenApiAuthenticationExtension):
                                "(`manage.py issue_api_token SHOP NAME --scopes read,capture`)."}
 
 
+# What api.idempotency.KEY_PATTERN accepts (printable ASCII, 1 to MAX_KEY_LENGTH): anything else is a 400.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"}
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER, required=False,
     description="Same key and body: the stored response is replayed (header `Idempotent-Replayed: true`) and "
                 "nothing is sent to the gateway again. Same key, other body: 422. Still in flight: 409. "
-                "At most 200 characters.")
+                "1 to 200 printable ASCII characters (a UUID is the usual choice).")
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -57,6 +60,11 @@ WRITE_ERRORS = {
     "409": "Invalid in the current state, changed meanwhile, or the same Idempotency-Key is still in flight.",
     "415": "Unsupported media type.",
     "422": "Idempotency-Key already used with a different request.",
+    # A write may reach a payment gateway (an authorization, a capture, a refund of a cancel): its answers too.
+    "402": "The gateway declined (`gateway_declined`; `gateway_code` is its own code). Nothing was changed.",
+    "202": "Sent to the gateway, but its answer was lost (`outcome_unknown`): the status check settles it. "
+           "Retrying with the same Idempotency-Key is safe; it never reaches the gateway twice.",
+    "503": "The gateway could not be reached (`gateway_unavailable`). Nothing was changed; retry later.",
 }
 READ_ERRORS = {"400": "Invalid filter or cursor."}
 

@@ -104,7 +104,8 @@ class CardPaymentInputSerializer(serializers.Serializer):
 class OrderCreateSerializer(serializers.Serializer):
     number = serializers.RegexField(r"^[A-Za-z0-9-]{1,40}$", required=False)
     customer = CustomerInputSerializer()
-    lines = LineInputSerializer(many=True, allow_empty=False)
+    # A ListField (not many=True) so the schema says minItems: 1, as the validation does.
+    lines = serializers.ListField(child=LineInputSerializer(), min_length=1)
     shipping_fee = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT, default=0)
     fees = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT, default=0)
     points_used = serializers.IntegerField(min_value=0, max_value=MAX_AMOUNT, default=0)

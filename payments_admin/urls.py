@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from payments.notification_views import gmo_result_notification
 from payments.stripe_webhook_views import stripe_webhook
 
+# An unmatched /api/ path answers with the API's JSON error body (its schema says so), other paths as usual.
+handler404 = "api.handlers.page_not_found"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -326,3 +326,13 @@ def test_report_pages_with_a_cursor(shop, operator):
     second = api.get(first["next"]).json()
     payments = [row["payment"] for row in first["results"] + second["results"]]
     assert payments == sorted(run.items.values_list("payment_id", flat=True)) and not second["next"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", [{}, [], None, 1])
+def test_a_kind_of_the_wrong_json_type_is_400_not_a_crash(shop, kind):
+    """Found by schemathesis: {"kind": {}} reached a dict lookup with an unhashable key (500)."""
+    [payment] = rows(shop, 1)
+    response = client_for(shop).post(URL, {"kind": kind, "payments": [payment.pk]}, format="json")
+    assert response.status_code == 400 and "kind" in response.json()["error"]["fields"]
+    assert nothing_created()
