@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test install browser lint messages bench clean
+.PHONY: demo test install browser lint messages bench clean schema
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ test: install browser
 
 lint: install
 	$(BIN)/ruff check .
+
+# The OpenAPI schema checked into the repo (tests/api/test_schema.py fails when it drifts from the code).
+# Generated for PostgreSQL (integer ranges follow the database backend); no connection is made.
+schema: install
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(BIN)/python manage.py spectacular --validate --fail-on-warn --lang en --file api/openapi.yaml
 
 messages: install
 	$(BIN)/python manage.py makemessages -l ja --ignore=.venv --ignore=tests --ignore="gateways/sandbox/*"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 
 from claims.customer_links import order_path
@@ -17,6 +20,14 @@ from tests.konbini.flow_helpers import fake_event, signed
 pytestmark = pytest.mark.django_db
 
 SECRET = "whsec_rate_limit_test_0123456789"
+
+
+@pytest.fixture(autouse=True)
+def start_of_a_window():
+    """Windows are aligned to the clock: a test straddling a minute boundary would see its count reset.
+    Start each test 1 s into a minute (time runs on; a test takes far less than 59 s)."""
+    with time_machine.travel(datetime(2026, 11, 24, 3, 0, 1, tzinfo=UTC), tick=True):
+        yield
 
 
 @pytest.fixture
