@@ -10,3 +10,12 @@ class ShopScopedMixin:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
             return queryset.none()
         return queryset.filter(**{f"{shop_field}_id": self.request.user.shop.pk})
+
+
+def validated_input(request, serializer_class, **kwargs) -> dict:
+    """The request body validated by `serializer_class` ({} when the endpoint takes none); 400 with `fields`."""
+    if serializer_class is None:
+        return {}
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -18,6 +18,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from api.base import validated_input
 from api.bulk_serializers import (
     BulkItemSerializer,
     BulkRunCreatedSerializer,
@@ -79,9 +80,8 @@ class BulkRunListCreateView(VisibleRunsMixin, generics.ListAPIView):
         # Any JSON value may arrive here (a dict is unhashable): only a known kind's scope is checked early.
         if isinstance(kind, str) and kind in KIND_SCOPES and not token.has_scope(KIND_SCOPES[kind]):
             raise MissingScope(KIND_SCOPES[kind])  # before any payment is looked up
-        serializer = BulkRunCreateSerializer(data=request.data, context={"shop": shop})
-        serializer.is_valid(raise_exception=True)
-        kind, ids = serializer.validated_data["kind"], serializer.validated_data["payments"]
+        data = validated_input(request, BulkRunCreateSerializer, context={"shop": shop})
+        kind, ids = data["kind"], data["payments"]
         key = request_key(request)
         existing = self.visible_runs().filter(request_key=key).first()
         if existing is not None:  # the first answer was lost (not stored): the same run, as it is now

@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.base import ShopScopedMixin
+from api.base import ShopScopedMixin, validated_input
 from api.claims_serializers import (
     ClaimDetailSerializer,
     ClaimListSerializer,
@@ -69,11 +69,10 @@ class OrderCancelView(APIView):
     @idempotent
     def post(self, request, pk: int):
         order = _order(request, pk)
-        serializer = CustomerCancelSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        note = validated_input(request, CustomerCancelSerializer)["note"]
         try:
             claim = services.customer_cancel(order, by=services.customer_actor(order, via=request.user.actor.label),
-                                             note=serializer.validated_data["note"])
+                                             note=note)
         except PaymentError as exc:
             return payment_error_response(exc)
         order.refresh_from_db()

@@ -12,7 +12,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.base import ShopScopedMixin
+from api.base import ShopScopedMixin, validated_input
 from api.errors import payment_error_response
 from api.idempotency import idempotent
 from api.operations_filters import RefundTaskFilter
@@ -59,11 +59,7 @@ class RefundTaskStepView(ShopScopedMixin, APIView):
     @idempotent
     def post(self, request, pk: int):
         task = get_object_or_404(self.shop_queryset(RefundTask.objects.all()), pk=pk)
-        data = {}
-        if self.input_serializer is not None:
-            serializer = self.input_serializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
+        data = validated_input(request, self.input_serializer)
         try:
             self.perform(task, request.user.actor, data)
         except PaymentError as exc:

@@ -11,7 +11,7 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.base import ShopScopedMixin
+from api.base import ShopScopedMixin, validated_input
 from api.booking_filters import RegistrationFilter, with_refund_pending
 from api.errors import payment_error_response
 from api.idempotency import idempotent, operation_key
@@ -82,9 +82,7 @@ class CancelLinesView(ShopScopedMixin, APIView):
     def post(self, request, pk: int):
         registration = get_object_or_404(self.shop_queryset(
             registrations().select_related("payment__shop", "shop").prefetch_related("lines")), pk=pk)
-        serializer = CancelLinesSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated_input(request, CancelLinesSerializer)
         actor = request.user.actor
 
         def can(perm):

@@ -14,7 +14,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.base import ShopScopedMixin
+from api.base import ShopScopedMixin, validated_input
 from api.booking_filters import ReservationFilter, SlotFilter
 from api.errors import payment_error_response
 from api.idempotency import idempotent, operation_key
@@ -83,9 +83,7 @@ class SlotBookView(ShopScopedMixin, APIView):
     def post(self, request, pk: int):
         slot = get_object_or_404(self.shop_queryset(Slot.objects.select_related("event__shop"), "event__shop"),
                                  pk=pk)
-        serializer = BookSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated_input(request, BookSerializer)
         offered = [value for value, _label in methods_for(slot.event)]
         method = data.get("payment_method") or offered[0]
         if method not in offered:
@@ -160,12 +158,11 @@ class ReservationCancelView(ShopScopedMixin, APIView):
     @idempotent
     def post(self, request, pk: int):
         reservation = get_object_or_404(self.shop_queryset(Reservation.objects.all()), pk=pk)
-        serializer = ReservationCancelSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        reason = validated_input(request, ReservationCancelSerializer)["reason"]
         seen = latest_cancel(reservation.payment_id)
         try:
             promoted = payment_flow.cancel(reservation, by=request.user.actor,
-                                           reason=serializer.validated_data["reason"],
+                                           reason=reason,
                                            idempotency_key=operation_key(request))
         except PaymentError as exc:
             return payment_error_response(exc)

@@ -9,7 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.base import ShopScopedMixin
+from api.base import ShopScopedMixin, validated_input
 from api.card_data import find_card_data
 from api.errors import error_body, payment_error_response
 from api.filters import OrderFilter, PaymentFilter
@@ -61,9 +61,7 @@ class OrderListCreateView(ShopScopedMixin, generics.ListAPIView):
             return Response(error_body("card_data_refused",
                                        "Card numbers are never accepted. Send the gateway's card token instead.",
                                        fields={where: ["card data refused"]}), status=400)
-        serializer = OrderCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated_input(request, OrderCreateSerializer)
         shop = request.user.shop
         if data.get("number") and Order.objects.filter(shop=shop, number=data["number"]).exists():
             return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
@@ -140,11 +138,7 @@ class PaymentActionView(APIView):
     @idempotent
     def post(self, request, pk: int):
         payment = selectors.get_payment_for_shop(request.user.shop.pk, pk)
-        data = {}
-        if self.input_serializer is not None:
-            serializer = self.input_serializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
+        data = validated_input(request, self.input_serializer)
         try:
             if self.kind and not allowed_outside_owner(payment, self.kind):
                 raise InvalidTransition(_("This payment belongs to a reservation or registration and is operated "
