@@ -56,7 +56,9 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["shop", "number"], name="uniq_order_number")]
-        indexes = [models.Index(fields=["shop", "fulfilment_status"], name="order_shop_fulfilment")]
+        indexes = [models.Index(fields=["shop", "fulfilment_status"], name="order_shop_fulfilment"),
+                   # The API's newest-first cursor pages of one shop.
+                   models.Index(fields=["shop", "-id"], name="order_shop_newest")]
 
     def __str__(self) -> str:
         return self.number

@@ -150,6 +150,8 @@ class Payment(models.Model):
         ]
         indexes = [
             models.Index(fields=["shop", "status", "-created_at"], name="payment_shop_status"),
+            # The API's newest-first cursor pages of one shop: `shop = ? AND id < cursor ORDER BY id DESC`.
+            models.Index(fields=["shop", "-id"], name="payment_shop_newest"),
             models.Index(fields=["status", "authorized_at"], name="payment_status_authorized"),
             models.Index(fields=["status", "authorization_expires_at"], name="payment_status_expires"),
             models.Index(fields=["gateway_order_id"], name="payment_gateway_order"),
