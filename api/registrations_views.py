@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from api.base import ShopScopedMixin, validated_input
 from api.booking_filters import RegistrationFilter, with_refund_pending
 from api.errors import payment_error_response
-from api.idempotency import idempotent, operation_key
+from api.idempotency import earlier_operation, idempotent, operation_key
 from api.permissions import MissingScope
 from api.registrations_serializers import (
     CancelLinesResultSerializer,
@@ -25,8 +25,16 @@ from api.registrations_serializers import (
 )
 from api.reservations_serializers import OUTCOME_UNKNOWN
 from api.schema import IDEMPOTENCY_KEY
+from payments import ledger
 from payments.errors import ChangedMeanwhile, PaymentError
-from registrations.changes import CHANGED, ChangePreview, RegistrationChange, offered_linkages, reason_required
+from registrations.changes import (
+    CANCEL_LINES,
+    CHANGED,
+    ChangePreview,
+    RegistrationChange,
+    offered_linkages,
+    reason_required,
+)
 from registrations.models import Registration, RegistrationStatus
 from shops.api_scopes import Scope
 from shops.roles import Perm
@@ -58,6 +66,15 @@ def effect_data(preview: ChangePreview) -> dict:
         "lines": [line.pk for line in preview.lines], "whole": preview.whole, "linkage": preview.linkage,
         "amount": preview.amount, "money": str(preview.money), "explanation": str(preview.explanation or ""),
         "refund_task_amount": preview.refund_task_amount, "gateway_job": preview.gateway_job or ""}).data
+
+
+def replayed_effect(op) -> dict:
+    """The effect of a change already sent, from its ledger operation (the context carries the lines)."""
+    spec = op.context.get(CANCEL_LINES, {})
+    return ChangeEffectSerializer({
+        "lines": spec.get("lines", []), "whole": spec.get("whole", False), "linkage": spec.get("linkage", ""),
+        "amount": op.amount, "money": spec.get("effect", ""), "explanation": op.explanation or "",
+        "refund_task_amount": 0, "gateway_job": op.gateway_job or ""}).data
 
 
 def _require_refund_scope_for(registration: Registration, linkage: str, can) -> None:
@@ -92,6 +109,13 @@ class CancelLinesView(ShopScopedMixin, APIView):
         if reason_required(registration, data["linkage"]) and not data["reason"]:
             raise serializers.ValidationError({"reason": [_("Give the reason for cancelling the card payment "
                                                             "without GMO (not linked).")]})
+        earlier = None if data["preview"] else earlier_operation(request)
+        if earlier is not None:  # a retry after a lost answer: what that operation did, never a second one
+            try:
+                ledger.replay_answer(earlier)
+            except PaymentError as exc:
+                return payment_error_response(exc)
+            return self._answer(request, registration, replayed_effect(earlier), committed=True)
         change = RegistrationChange(registration, by=actor, linkage=data["linkage"], reason=data["reason"])
         if data["whole"]:
             change.cancel_all()
@@ -107,6 +131,9 @@ class CancelLinesView(ShopScopedMixin, APIView):
                 effect = change.commit(seen_version=seen, idempotency_key=operation_key(request))
         except PaymentError as exc:
             return payment_error_response(exc)
+        return self._answer(request, registration, effect_data(effect), committed=not data["preview"])
+
+    def _answer(self, request, registration, effect: dict, *, committed: bool) -> Response:
         fresh = self.shop_queryset(registrations().prefetch_related("lines")).get(pk=registration.pk)
-        return Response({"committed": not data["preview"], "effect": effect_data(effect),
+        return Response({"committed": committed, "effect": effect,
                          "registration": RegistrationSerializer(fresh, context={"request": request}).data})

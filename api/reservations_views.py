@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from api.base import ShopScopedMixin, validated_input
 from api.booking_filters import ReservationFilter, SlotFilter
 from api.errors import payment_error_response
-from api.idempotency import idempotent, operation_key
+from api.idempotency import earlier_operation, idempotent, operation_key
 from api.permissions import MissingScope
 from api.reservations_serializers import (
     OUTCOME_UNKNOWN,
@@ -29,6 +29,7 @@ from api.reservations_serializers import (
     SlotSerializer,
 )
 from api.schema import IDEMPOTENCY_KEY
+from payments import ledger
 from payments.errors import InvalidTransition, PaymentError
 from payments.models import OperationKind, OperationState, PaymentOperation
 from reservations import payment_flow
@@ -149,7 +150,7 @@ class ReservationCancelView(ShopScopedMixin, APIView):
 
     def check_permissions(self, request):
         super().check_permissions(request)
-        if not request.user.token.has_scope(Scope.RESERVATIONS):
+        if hasattr(self, request.method.lower()) and not request.user.token.has_scope(Scope.RESERVATIONS):
             raise MissingScope(Scope.RESERVATIONS)
 
     @extend_schema(request=ReservationCancelSerializer,
@@ -159,6 +160,14 @@ class ReservationCancelView(ShopScopedMixin, APIView):
     def post(self, request, pk: int):
         reservation = get_object_or_404(self.shop_queryset(Reservation.objects.all()), pk=pk)
         reason = validated_input(request, ReservationCancelSerializer)["reason"]
+        earlier = earlier_operation(request)
+        if earlier is not None:  # a retry after a lost answer: what that cancel did, never a second one
+            try:
+                ledger.replay_answer(earlier)
+            except PaymentError as exc:
+                return payment_error_response(exc)
+            return Response({"reservation": reservation_detail(reservation.pk), "payment_effect": earlier.explanation,
+                             "promoted": []})
         seen = latest_cancel(reservation.payment_id)
         try:
             promoted = payment_flow.cancel(reservation, by=request.user.actor,

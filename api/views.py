@@ -13,7 +13,7 @@ from api.base import ShopScopedMixin, validated_input
 from api.card_data import find_card_data
 from api.errors import error_body, payment_error_response
 from api.filters import OrderFilter, PaymentFilter
-from api.idempotency import idempotent, operation_key
+from api.idempotency import earlier_operation, idempotent, operation_key
 from api.schema import IDEMPOTENCY_KEY
 from api.serializers import (
     ChangeAmountSerializer,
@@ -27,7 +27,7 @@ from api.serializers import (
 )
 from orders.models import Order
 from orders.services import LineInput, place_card_order, place_wallet_order
-from payments import selectors, services
+from payments import ledger, selectors, services
 from payments.errors import InvalidTransition, PaymentError
 from payments.models import OperationKind, Payment
 from payments.owned import allowed_outside_owner
@@ -63,6 +63,14 @@ class OrderListCreateView(ShopScopedMixin, generics.ListAPIView):
                                        fields={where: ["card data refused"]}), status=400)
         data = validated_input(request, OrderCreateSerializer)
         shop = request.user.shop
+        earlier = earlier_operation(request, "authorize")
+        if earlier is not None:  # a retry after a lost answer: that order, never a second one
+            order = Order.objects.get(shop=shop, payment_id=earlier.payment_id)
+            try:
+                ledger.replay_answer(earlier)
+            except PaymentError as exc:
+                return _refused_order(exc, order)
+            return _order_response(order.pk, status.HTTP_201_CREATED)
         if data.get("number") and Order.objects.filter(shop=shop, number=data["number"]).exists():
             return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
         try:
@@ -80,15 +88,21 @@ class OrderListCreateView(ShopScopedMixin, generics.ListAPIView):
                     shop, **common, token=data["payment"]["token"],
                     idempotency_key=operation_key(request, "authorize"), shipping_address=data["shipping_address"])
         except PaymentError as exc:
-            response = payment_error_response(exc)
-            order = Order.objects.filter(payment_id=getattr(exc.operation, "payment_id", None)).first()
-            if order is not None:
-                response.data["order"] = {"id": order.pk, "number": order.number,
-                                          "fulfilment_status": order.fulfilment_status}
-            return response
+            order = None
+            if exc.operation is not None:  # the authorization was tried: the order exists, as "not placed"
+                order = Order.objects.filter(shop=shop, payment_id=exc.operation.payment_id).first()
+            return _refused_order(exc, order)
         except IntegrityError:
             return Response(error_body("duplicate_order_number", "This order number already exists."), status=409)
         return _order_response(order.pk, status.HTTP_201_CREATED)
+
+
+def _refused_order(exc: PaymentError, order: Order | None) -> Response:
+    response = payment_error_response(exc)
+    if order is not None:
+        order.refresh_from_db()
+        response.data["order"] = {"id": order.pk, "number": order.number, "fulfilment_status": order.fulfilment_status}
+    return response
 
 
 class OrderDetailView(ShopScopedMixin, generics.RetrieveAPIView):

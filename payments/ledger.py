@@ -116,7 +116,11 @@ def execute(payment: Payment, spec: CardOperation, actor: Actor, key: str | None
         return _raise_for(_complete_refused(payment, spec, op, plan, exc))
     except GatewayNotSent as exc:
         logger.warning("operation %s not sent: %s", op.pk, exc)
-        return _raise_for(_finish(op, OperationState.FAILED, error_message=str(GatewayUnavailable())))
+        # Nothing reached the gateway, so the key is freed: a retry with it sends, instead of being answered
+        # "unavailable" from this record forever.
+        spent_key = f"{op.idempotency_key[:150]}:not-sent:{op.pk}"
+        return _raise_for(_finish(op, OperationState.FAILED, error_message=str(GatewayUnavailable()),
+                                  idempotency_key=spent_key))
     except GatewayOutcomeUnknown as exc:
         logger.warning("operation %s outcome unknown: %s", op.pk, exc)
         return _raise_for(_finish(op, OperationState.UNKNOWN, error_message=str(exc)))
@@ -180,6 +184,11 @@ def _finish(op: PaymentOperation, state: str, **fields) -> PaymentOperation:
             op.completed_at = timezone.now()
         op.save()
     return op
+
+
+def replay_answer(op: PaymentOperation) -> PaymentOperation:
+    """What a request that already made `op` (same idempotency key) is answered now, from the ledger."""
+    return _raise_for(op)
 
 
 def _raise_for(op: PaymentOperation) -> PaymentOperation:

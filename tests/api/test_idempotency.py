@@ -194,3 +194,44 @@ def test_fifty_concurrent_duplicate_orders_make_one_order_and_one_authorization(
     codes = sorted(r.status_code for r in results)
     assert set(codes) <= {201, 409} and 201 in codes, codes
     assert Order.objects.count() == 1 and len(sandbox.calls("ExecTran")) == 1
+
+
+def test_an_order_retried_after_a_lost_answer_is_that_order_never_a_second(api, shop, sandbox):
+    body = order_body(sandbox.create_token("4111111111111111"))
+    sandbox.set_faults(rules=[{"api": "ExecTran", "action": "drop_response", "times": 1}])
+    first = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="order-lost")
+    assert first.status_code == 202, first.json()
+    again = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="order-lost")
+    assert again.status_code == 202 and again.json()["order"]["id"] == first.json()["order"]["id"]
+    order = Order.objects.get()
+    api.post(f"/api/v1/payments/{order.payment_id}/sync/")  # the status check: the authorization was applied
+    settled = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="order-lost")
+    assert settled.status_code == 201 and settled.json()["id"] == order.pk
+    assert settled.json()["payment"]["status"] == Status.AUTHORIZED
+    assert Order.objects.count() == 1 and len(sandbox.calls("ExecTran")) == 1
+
+
+def test_a_call_that_never_left_frees_its_key_for_the_retry(api, shop, sandbox, settings):
+    from tests.gateways.test_gmo_adapter_protocol import closed_port_url
+
+    payment = card_payment(shop, sandbox)
+    working = settings.GMO_PG_BASE_URL
+    settings.GMO_PG_BASE_URL = closed_port_url()
+    down = api.post(f"/api/v1/payments/{payment.pk}/capture/", HTTP_IDEMPOTENCY_KEY="cap-down")
+    assert down.status_code == 503, down.json()
+    settings.GMO_PG_BASE_URL = working
+    retry = api.post(f"/api/v1/payments/{payment.pk}/capture/", HTTP_IDEMPOTENCY_KEY="cap-down")
+    assert retry.status_code == 200 and retry.json()["status"] == Status.CAPTURED
+    assert len(sandbox.calls("AlterTran")) == 1
+
+
+def test_busy_is_not_stored_so_the_retry_runs_once_the_payment_is_free(api, shop, sandbox):
+    payment = card_payment(shop, sandbox)
+    sandbox.set_faults(rules=[{"api": "ChangeTran", "action": "drop_response", "times": 1}])
+    assert api.post(f"/api/v1/payments/{payment.pk}/change-amount/", {"amount": 2000}, format="json").status_code == 202
+    busy = api.post(f"/api/v1/payments/{payment.pk}/capture/", HTTP_IDEMPOTENCY_KEY="cap-busy")
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "payment_busy"
+    assert not IdempotencyRecord.objects.filter(key="cap-busy").exists()
+    api.post(f"/api/v1/payments/{payment.pk}/sync/")
+    retry = api.post(f"/api/v1/payments/{payment.pk}/capture/", HTTP_IDEMPOTENCY_KEY="cap-busy")
+    assert retry.status_code == 200 and retry.json()["status"] == Status.CAPTURED

@@ -341,3 +341,18 @@ def test_a_lost_gmo_answer_is_202_and_the_status_check_finishes_the_line(api, sh
     payment_services.sync_payment(payment_of(registration), actor=Actor.system("test"))
     assert line(registration, "懇親会").status == LineStatus.CANCELLED
     assert len(sandbox.calls("ChangeTran")) == 1
+
+
+def test_a_cancel_retried_after_a_lost_answer_is_answered_from_the_ledger(api, shop, sandbox,
+                                                                          django_capture_on_commit_callbacks):
+    registration = register(event(shop), ["参加費", "懇親会"], sandbox=sandbox)
+    sandbox.set_faults(rules=[{"api": "AlterTran", "action": "drop_response", "times": 1}])
+    body = {"whole": True, "linkage": LINKED}
+    first = api.post(cancel_url(registration), body, format="json", HTTP_IDEMPOTENCY_KEY="reg-lost")
+    assert first.status_code == 202, first.json()
+    with django_capture_on_commit_callbacks(execute=True):  # the receiver finishes the lines once settled
+        api.post(f"/api/v1/payments/{registration.payment_id}/sync/")  # settled: applied at GMO
+    retry = api.post(cancel_url(registration), body, format="json", HTTP_IDEMPOTENCY_KEY="reg-lost")
+    assert retry.status_code == 200, retry.json()
+    assert retry.json()["committed"] is True and retry.json()["registration"]["status"] == RS.CANCELLED
+    assert len([c for c in gmo_calls(sandbox) if c["api"] == "AlterTran"]) == 1
