@@ -9,12 +9,11 @@ event; search on number, participant name, kana and e-mail.
 from __future__ import annotations
 
 import django_filters as filters
-from django import forms
 from django.db.models import Exists, OuterRef
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from api.filters import JstDayFilter, SearchFilter
+from api.filters import IdFilter, JstDayFilter, SearchFilter
 from payments.models import Method
 from payments.models import Status as PaymentStatus
 from refunds.models import RefundTask, RefundTaskStatus
@@ -36,12 +35,6 @@ REFUND_PENDING = "refund"
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class IdFilter(filters.NumberFilter):
-    """An object's id: an integer (django-filter's NumberFilter takes any decimal and would truncate 2.5)."""
-
-    field_class = forms.IntegerField
-
-
 class SlotFilter(filters.FilterSet):
     event = IdFilter(field_name="event_id", help_text="Reservable event id")
     starts_at__from = JstDayFilter("starts_at", "from")

@@ -7,6 +7,7 @@ turned into indexed ranges; an invalid value is a 400 naming the parameter, neve
 from __future__ import annotations
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
@@ -30,6 +31,12 @@ class StrictFilterBackend(DjangoFilterBackend):
         if empty:
             raise ValidationError({name: ["A value is required when the parameter is given."] for name in empty})
         return filterset
+
+
+class IdFilter(filters.NumberFilter):
+    """An object's id: an integer (django-filter's NumberFilter takes any decimal and would truncate 2.5)."""
+
+    field_class = forms.IntegerField
 
 
 class JstDayFilter(filters.DateFilter):

@@ -18,3 +18,12 @@ def page_not_found(request, exception=None):
     if request.path.startswith(API_PREFIX):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """A crash under /api/ still answers the one error body (details go to the log, never to the client)."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(error_body("server_error", "Internal error. Retry with the same Idempotency-Key: the "
+                                                       "retry is answered from the ledger, never sent twice."),
+                            status=500)
+    return defaults.server_error(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from api.filters import JstDayFilter, SearchFilter
+from api.filters import IdFilter, JstDayFilter, SearchFilter
 from bulk.models import BulkRun, BulkRunItem
 from bulk.selectors import STATE_FILTERS
 from claims import selectors as claim_selectors
@@ -46,7 +46,7 @@ class ClaimFilter(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=ClaimState.choices)
     refund_state = filters.MultipleChoiceFilter(choices=RefundState.choices)
     requested_by = filters.ChoiceFilter(choices=Party.choices)
-    order = filters.NumberFilter(field_name="order_id", help_text="The order's id")
+    order = IdFilter(field_name="order_id", help_text="The order's id")
     order_number = filters.CharFilter(field_name="order__number", help_text="The order number, exactly")
     q = SearchFilter(["order__number", "order__customer_name"])
     created_at__from = JstDayFilter("created_at", "from")

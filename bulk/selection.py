@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, QuerySet, Value
 from django.utils.translation import gettext as _
 
 from bulk.models import KIND_PERMS, BulkRun
@@ -23,6 +23,7 @@ from payments import card_rules
 from payments.actors import Actor
 from payments.card_rules import JOB_LABELS
 from payments.models import CANCELLED, LIVE_CAPTURED, WALLET_METHODS, Method, OperationKind, Status
+from payments.owned import kept_by_owner
 from shops.selectors import user_can
 
 READ_CHUNK = 2000
@@ -45,6 +46,7 @@ class Row:
     validity_days: int
     method: str = "card"
     pending_amount: int | None = None
+    owned: bool = False  # operated from its registration / reservation for this kind (payments.owned)
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,16 @@ class Verdict:
     enters_run: bool = True  # a payment the user may not act on never becomes an item
 
 
-def rows(queryset: QuerySet) -> Iterator[Row]:
-    for values in queryset.order_by("pk").values_list(*_FIELDS).iterator(chunk_size=READ_CHUNK):
+def rows(queryset: QuerySet, kind: str = "") -> Iterator[Row]:
+    condition = kept_by_owner(_operation(kind)) if kind else None
+    owned = Value(False) if condition is None else ExpressionWrapper(condition, output_field=BooleanField())
+    queryset = queryset.annotate(owned=owned).order_by("pk").values_list(*_FIELDS, "owned")
+    for values in queryset.iterator(chunk_size=READ_CHUNK):
         yield Row(*values)
+
+
+def _operation(kind: str) -> str:
+    return OperationKind.CAPTURE if kind == BulkRun.Kind.CAPTURE else OperationKind.CANCEL
 
 
 def skip_reason(kind: str, status: str, fallback: str) -> str:
@@ -74,13 +83,16 @@ def judge(kind: str, row: Row, permitted: bool, now: datetime) -> Verdict:
     if not permitted:
         return Verdict(skip=NO_PERMISSION, reason=_("You have no permission for this operation in this "
                                                     "payment's shop."), enters_run=False)
+    if row.owned:
+        return Verdict(skip="owned", reason=_("Operated from its registration or reservation page, so that it and "
+                                              "its payment never disagree."))
     if row.method in WALLET_METHODS:
         return _judge_wallet(kind, row)
     if row.method == Method.KONBINI:
         # Nothing to capture, and a cancel belongs with its reservation (seats, waitlist, the customer's mail).
         return Verdict(skip=f"konbini_{kind}", reason=_("Konbini payments are operated from their reservation "
                                                         "page."))
-    operation = OperationKind.CAPTURE if kind == BulkRun.Kind.CAPTURE else OperationKind.CANCEL
+    operation = _operation(kind)
     verdict = card_rules.availability(operation, row.status, authorized_at=row.authorized_at,
                                       validity_days=row.validity_days, now=now)
     if not verdict.allowed:
@@ -172,7 +184,7 @@ def permitted(who, shop_id: int, perm: str) -> bool:
 
 def verdicts(kind: str, queryset: QuerySet, who, now: datetime) -> Iterator[tuple[Row, Verdict]]:
     perm = KIND_PERMS[kind]
-    for row in rows(queryset):
+    for row in rows(queryset, kind):
         # Checked per shop even though the admin already scoped the queryset (user_can caches).
         yield row, judge(kind, row, permitted(who, row.shop_id, perm), now)
 

@@ -7,6 +7,8 @@ can be forged, so it is never used.
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -18,4 +20,14 @@ def client_ip(request: HttpRequest) -> str:
         return remote
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     # Fewer entries than proxies: the request did not come through all of them; trust only the connection.
-    return forwarded[-count] if len(forwarded) >= count else remote
+    chosen = forwarded[-count] if len(forwarded) >= count else remote
+    # Stored in IP address columns (lockouts, audit): anything that is not an address is the connection's.
+    return chosen if _is_address(chosen) else remote
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

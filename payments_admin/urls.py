@@ -8,6 +8,7 @@ from payments.stripe_webhook_views import stripe_webhook
 
 # An unmatched /api/ path answers with the API's JSON error body (its schema says so), other paths as usual.
 handler404 = "api.handlers.page_not_found"
+handler500 = "api.handlers.server_error"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -51,6 +51,10 @@ def verdict(step: str, task: RefundTask, user_id: int | None, token_id: int | No
         if not is_person or own:
             return Verdict(False, _("A second person must confirm the refund: the one who refunded cannot "
                                     "confirm it."), own_refund=own)
+        # Two tokens may well be one integration: a refund a token marked is confirmed by a person.
+        if token_id is not None and task.refunded_by_token_id is not None:
+            return Verdict(False, _("A refund marked through the API is confirmed by a person in the admin, "
+                                    "not by another API token."), own_refund=True)
         return Verdict(True)
     return Verdict(False, _("Unknown step."))
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from payments.admin import register_owner_link
 from payments.formatting import yen
 from payments.models import OperationKind
-from payments.owned import limit_operations
+from payments.owned import limit_operations, limit_operations_in_querysets
 from refunds.models import RefundTask, RefundTaskStatus
 from registrations.admin_cancel import RegistrationCancelMixin, menu_for
 from registrations.models import Event, LineStatus, Menu, Registration, RegistrationLog
@@ -135,6 +135,14 @@ def registration_payment_operations(payment):
     if not Registration.objects.filter(payment=payment).exists():
         return None
     return [OperationKind.CAPTURE]
+
+
+@limit_operations_in_querysets
+def registration_payments_kept(kind: str):
+    """The same rule for querysets (bulk runs): only capture goes outside the registration."""
+    if kind == OperationKind.CAPTURE:
+        return None
+    return Q(Exists(Registration.objects.filter(payment_id=OuterRef("pk"))))
 
 
 @register_owner_link

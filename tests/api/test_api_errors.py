@@ -187,3 +187,22 @@ def test_declined_card_answer_matches_the_documented_error(api, shop, sandbox):
 def test_json_404_also_without_a_token(client):
     response = client.get("/api/v1/payments/abc/")
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
+
+
+def test_a_crash_under_the_api_is_the_json_error_body(shop, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from api import views
+    from shops.api_scopes import ALL_SCOPES
+    from shops.models import ShopApiToken
+
+    def crash(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views.PaymentListView, "get_queryset", crash)
+    _, raw = ShopApiToken.issue(shop, "crash", scopes=ALL_SCOPES)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.get("/api/v1/payments/")
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "server_error" and "boom" not in response.content.decode()

@@ -336,3 +336,17 @@ def test_a_kind_of_the_wrong_json_type_is_400_not_a_crash(shop, kind):
     response = client_for(shop).post(URL, {"kind": kind, "payments": [payment.pk]}, format="json")
     assert response.status_code == 400 and "kind" in response.json()["error"]["fields"]
     assert nothing_created()
+
+
+@pytest.mark.django_db
+def test_a_registrations_card_payment_is_cancelled_from_its_registration_not_in_a_run(shop, sandbox):
+    """Found in review: the payments API refuses it (payments.owned), so must a bulk cancel; capture may go."""
+    from tests.registrations.helpers import event, register
+
+    registration = register(event(shop), ["参加費"], sandbox=sandbox)
+    client = client_for(shop, [Scope.READ, Scope.BULK, Scope.CANCEL, Scope.CAPTURE])
+    refused = start(client, [registration.payment_id], kind="cancel")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "nothing_to_run"
+    [skipped] = refused.json()["summary"]["skipped"]
+    assert "registration" in skipped["reason"]
+    assert nothing_created()

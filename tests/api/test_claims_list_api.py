@@ -99,3 +99,8 @@ def test_reading_needs_the_read_scope(shop):
     no_read = api_client_for(shop, scopes=[Scope.ORDERS])
     response = no_read.get("/api/v1/claims/")
     assert response.status_code == 403 and response.json()["error"]["code"] == "missing_scope"
+
+
+def test_the_order_filter_takes_a_whole_id_only(api, shop):
+    response = api.get("/api/v1/claims/", {"order": "2.5"})
+    assert response.status_code == 400 and "order" in response.json()["error"]["fields"]
