@@ -64,7 +64,7 @@ cat <<MSG
     Admin:            http://127.0.0.1:${WEB_PORT}/admin/
     Logins:           admin / admin (superuser)   operator / operator   staff / staff
     Gateway sandbox:  http://127.0.0.1:${SANDBOX_PORT}/token  (test card page)
-    API docs:         http://127.0.0.1:${WEB_PORT}/api/schema/
+    API docs:         http://127.0.0.1:${WEB_PORT}/api/docs/  (OpenAPI schema: /api/schema/)
     Logs:             var/log/{web,worker,beat,sandbox}.log
   Press Ctrl-C to stop.
 
