@@ -1,10 +1,8 @@
 """Idempotency-Key (api/idempotency.py): replay, conflict, in flight, takeover, concurrency, purge."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.urls import get_resolver
 from django.utils import timezone
 
@@ -16,6 +14,7 @@ from payments.models import OperationKind, PaymentOperation, Status
 from tests.api.conftest import api_client_for
 from tests.api.test_orders_and_payments_api import order_body
 from tests.factories import card_payment
+from tests.payments.test_concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -140,35 +139,14 @@ def test_every_mutating_endpoint_honours_the_key():
     assert missing == []
 
 
-def _concurrently(n: int, request) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = request()
-        except Exception as exc:  # surfaced by the assertion below
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_duplicate_captures_make_one_gateway_call(shop, sandbox):
     payment = card_payment(shop, sandbox)
     sandbox.set_faults(latency_ms=400)  # keep the first one in flight while the others arrive
     clients = [api_client_for(shop) for _ in range(50)]
-    results = _concurrently(50, lambda: clients.pop().post(f"/api/v1/payments/{payment.pk}/capture/",
-                                                           HTTP_IDEMPOTENCY_KEY="race-1"))
+    results = run_together(50, lambda i: clients[i].post(f"/api/v1/payments/{payment.pk}/capture/",
+                                                          HTTP_IDEMPOTENCY_KEY="race-1"))
     sandbox.clear_faults()
     assert not [r for r in results if isinstance(r, Exception)], results
     codes = sorted(r.status_code for r in results)
@@ -187,8 +165,8 @@ def test_fifty_concurrent_duplicate_orders_make_one_order_and_one_authorization(
     body = order_body(sandbox.create_token("4111111111111111"))
     sandbox.set_faults(latency_ms=400)
     clients = [api_client_for(shop) for _ in range(50)]
-    results = _concurrently(50, lambda: clients.pop().post("/api/v1/orders/", body, format="json",
-                                                           HTTP_IDEMPOTENCY_KEY="order-race"))
+    results = run_together(50, lambda i: clients[i].post("/api/v1/orders/", body, format="json",
+                                                          HTTP_IDEMPOTENCY_KEY="order-race"))
     sandbox.clear_faults()
     assert not [r for r in results if isinstance(r, Exception)], results
     codes = sorted(r.status_code for r in results)
