@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from api.filters import IdFilter, JstDayFilter, SearchFilter
+from api.filters import CreatedRangeFilterSet, IdFilter, JstDayFilter, SearchFilter
 from payments.models import Method
 from payments.models import Status as PaymentStatus
 from refunds.models import RefundTask, RefundTaskStatus
@@ -56,7 +56,7 @@ def _reservation_attention(qs, name, value):
     return qs.filter(needs_attention_condition(kind))
 
 
-class ReservationFilter(filters.FilterSet):
+class ReservationFilter(CreatedRangeFilterSet):
     status = filters.MultipleChoiceFilter(choices=ReservationStatus.choices)
     payment_status = filters.ChoiceFilter(choices=PAYMENT_STATUS_CHOICES, method=_reservation_payment_status,
                                           help_text="The konbini payment's status, or `none` (no online payment)")
@@ -64,8 +64,6 @@ class ReservationFilter(filters.FilterSet):
                                      help_text="要対応: confirmed reservations whose konbini payment needs a decision")
     event = IdFilter(field_name="slot__event_id", help_text="Reservable event id")
     q = SearchFilter(["customer_name", "customer_email"])
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = Reservation
@@ -82,15 +80,13 @@ def _refund_pending(qs, name, value):
     return qs.filter(refund_pending=True) if value == REFUND_PENDING else qs
 
 
-class RegistrationFilter(filters.FilterSet):
+class RegistrationFilter(CreatedRangeFilterSet):
     status = filters.MultipleChoiceFilter(choices=RegistrationStatus.choices)
     method = filters.MultipleChoiceFilter(field_name="payment__method", choices=REGISTRATION_METHODS)
     attention = filters.ChoiceFilter(choices=[(REFUND_PENDING, "Manual refund not confirmed")],
                                      method=_refund_pending, help_text="要対応: a manual refund not yet confirmed")
     event = IdFilter(field_name="event_id", help_text="Registration event id")
     q = SearchFilter(["number", "participant_name", "participant_kana", "participant_email"])
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = Registration

@@ -76,7 +76,14 @@ def _attention(qs, name, value: str):
     return qs if condition is None else qs.filter(condition)
 
 
-class PaymentFilter(filters.FilterSet):
+class CreatedRangeFilterSet(filters.FilterSet):
+    """The list's `created_at__from` / `created_at__to` (JST days), which every API list offers."""
+
+    created_at__from = JstDayFilter("created_at", "from")
+    created_at__to = JstDayFilter("created_at", "to")
+
+
+class PaymentFilter(CreatedRangeFilterSet):
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     method = filters.MultipleChoiceFilter(choices=Method.choices)
     attention = filters.ChoiceFilter(choices=attention_choices, method=_attention,
@@ -86,21 +93,17 @@ class PaymentFilter(filters.FilterSet):
     authorized_at__to = JstDayFilter("authorized_at", "to")
     captured_at__from = JstDayFilter("captured_at", "from")
     captured_at__to = JstDayFilter("captured_at", "to")
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = Payment
         fields = []
 
 
-class OrderFilter(filters.FilterSet):
+class OrderFilter(CreatedRangeFilterSet):
     fulfilment_status = filters.MultipleChoiceFilter(choices=Order._meta.get_field("fulfilment_status").choices)
     delivery_status = filters.MultipleChoiceFilter(choices=Order._meta.get_field("delivery_status").choices)
     payment_status = filters.MultipleChoiceFilter(field_name="payment__status", choices=Status.choices)
     q = SearchFilter(["number", "customer_name", "customer_email"])
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = Order

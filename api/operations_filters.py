@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from api.filters import IdFilter, JstDayFilter, SearchFilter
+from api.filters import CreatedRangeFilterSet, IdFilter, SearchFilter
 from bulk.models import BulkRun, BulkRunItem
 from bulk.selectors import STATE_FILTERS
 from claims import selectors as claim_selectors
@@ -20,14 +20,12 @@ def _refund_attention(qs, name, value: str):
     return qs if condition is None else qs.filter(condition)
 
 
-class RefundTaskFilter(filters.FilterSet):
+class RefundTaskFilter(CreatedRangeFilterSet):
     attention = filters.ChoiceFilter(choices=attention_choices, method=_refund_attention,
                                      help_text="要対応: the admin's 'needs attention' choices")
     status = filters.MultipleChoiceFilter(choices=RefundTaskStatus.choices)
     method = filters.MultipleChoiceFilter(choices=Method.choices)
     q = SearchFilter(["payee", "payment__reference", "payment__gateway_order_id"])
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = RefundTask
@@ -38,7 +36,7 @@ def _withdrawal(qs, name, value: str):
     return claim_selectors.withdrawal_filter(qs, value)
 
 
-class ClaimFilter(filters.FilterSet):
+class ClaimFilter(CreatedRangeFilterSet):
     withdrawal = filters.ChoiceFilter(
         choices=[(claim_selectors.RUNNING, "Deadline running"), (claim_selectors.EXPIRED, "Deadline passed")],
         method=_withdrawal, help_text="撤回要請: deadline running, or passed (needs attention)")
@@ -49,19 +47,15 @@ class ClaimFilter(filters.FilterSet):
     order = IdFilter(field_name="order_id", help_text="The order's id")
     order_number = filters.CharFilter(field_name="order__number", help_text="The order number, exactly")
     q = SearchFilter(["order__number", "order__customer_name"])
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = Claim
         fields = []
 
 
-class BulkRunFilter(filters.FilterSet):
+class BulkRunFilter(CreatedRangeFilterSet):
     kind = filters.ChoiceFilter(choices=BulkRun.Kind.choices)
     status = filters.MultipleChoiceFilter(choices=BulkRun.Status.choices)
-    created_at__from = JstDayFilter("created_at", "from")
-    created_at__to = JstDayFilter("created_at", "to")
 
     class Meta:
         model = BulkRun
