@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from shops.api_scopes import ALL_SCOPES
@@ -20,3 +21,19 @@ def api(shop):
 @pytest.fixture
 def other_api(other_shop):
     return api_client_for(other_shop)
+
+
+def english(*clients):
+    """Answers in English (the language cookie), for asserting on messages; returns the first client."""
+    for client in clients:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return clients[0]
+
+
+def without(*scopes) -> list[str]:
+    return [scope for scope in ALL_SCOPES if scope not in scopes]
+
+
+@pytest.fixture
+def english_api(api, other_api):
+    english(api, other_api)

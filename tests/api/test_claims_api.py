@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,16 +13,9 @@ from payments.actors import Actor
 from payments.models import Status
 from tests.claims.helpers import bank_order, card_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_api")]
 
 SYSTEM = Actor.system("test")
-
-
-@pytest.fixture(autouse=True)
-def english_api(api, other_api):
-    for client in (api, other_api):
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-
 
 
 @pytest.mark.parametrize("delivery", [Delivery.NEW, Delivery.DELAYED])

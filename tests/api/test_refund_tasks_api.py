@@ -5,7 +5,6 @@ staff user can)."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 
 from payments.actors import Actor
 from payments.models import Method
@@ -15,22 +14,11 @@ from refunds.models import RefundTask, RefundTaskStatus
 from refunds.steps import CONFIRM
 from shops.api_scopes import Scope
 from shops.models import ShopApiToken
-from tests.api.conftest import api_client_for
+from tests.api.conftest import api_client_for, english
 from tests.refunds.helpers import admin_of, fresh, make_task, refunded
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_api")]
 S = RefundTaskStatus
-
-
-def in_english(*clients):
-    for client in clients:
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return clients[0]
-
-
-@pytest.fixture(autouse=True)
-def english_api(api, other_api):
-    in_english(api, other_api)
 
 
 def token_of(client) -> ShopApiToken:
@@ -139,7 +127,7 @@ def test_a_refund_a_token_marked_is_confirmed_by_a_person_not_another_token(api,
     assert fresh(task).status == S.REFUNDED and fresh(task).confirmed_by_token_id is None
 
     # Two tokens may be one integration: another token is no second person either.
-    second = in_english(api_client_for(shop, scopes=[Scope.READ, Scope.REFUND]))
+    second = english(api_client_for(shop, scopes=[Scope.READ, Scope.REFUND]))
     refused = second.post(url(task, "confirm"), format="json")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "second_person_required"
     assert "confirmed by a person" in refused.json()["error"]["message"]
@@ -185,7 +173,7 @@ def test_wrong_state_is_409_and_changes_nothing(api, shop):
 
     assert api.post(url(task, "mark-refunded"), format="json").status_code == 200
     before = state(task)
-    second = in_english(api_client_for(shop, scopes=[Scope.READ, Scope.REFUND]))
+    second = english(api_client_for(shop, scopes=[Scope.READ, Scope.REFUND]))
     twice = second.post(url(task, "mark-refunded"), {"note": "again"}, format="json")
     assert twice.status_code == 409 and "already marked" in twice.json()["error"]["message"]
     assert state(task) == before

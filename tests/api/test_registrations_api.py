@@ -5,7 +5,6 @@ through the change manager (preview, linkage, version check), with the admin's r
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 
 from payments import services as payment_services
 from payments.actors import Actor
@@ -14,31 +13,16 @@ from refunds.models import RefundTask
 from registrations.models import LineStatus, Linkage, Registration, RegistrationLine, RegistrationLog
 from registrations.models import RegistrationStatus as RS
 from shops.api_scopes import ALL_SCOPES, Scope
-from tests.api.conftest import api_client_for
+from tests.api.conftest import api_client_for, english, without
 from tests.registrations.helpers import event, line, payment_of, register
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_api")]
 
 LINKED, NOT_LINKED = Linkage.LINKED.value, Linkage.NOT_LINKED.value
 
 
-def english(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-@pytest.fixture(autouse=True)
-def english_api(api, other_api):
-    english(api)
-    english(other_api)
-
-
 def client_for(shop, *scopes):
     return english(api_client_for(shop, scopes=scopes or ALL_SCOPES))
-
-
-def without(*scopes):
-    return [scope for scope in ALL_SCOPES if scope not in scopes]
 
 
 def state() -> dict:

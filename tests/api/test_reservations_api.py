@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from payments import services as payment_services
@@ -17,29 +16,14 @@ from reservations import payment_flow
 from reservations.models import AcceptanceMode, Reservation, ReservationEvent, Slot
 from reservations.models import Status as R
 from reservations.selectors import seats_left
-from shops.api_scopes import ALL_SCOPES, Scope
-from tests.api.conftest import api_client_for
+from shops.api_scopes import Scope
+from tests.api.conftest import api_client_for, english, without
 from tests.konbini.conftest import konbini_shop  # noqa: F401  (a shop with a Stripe account at the sandbox)
 from tests.reservations.helpers import SYSTEM, book, make_slot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_api")]
 
 PRICE = 4000
-
-
-@pytest.fixture(autouse=True)
-def english_api(api, other_api):
-    for client in (api, other_api):
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-
-
-def english(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-def without(*scopes):
-    return [scope for scope in ALL_SCOPES if scope not in scopes]
 
 
 def state() -> dict:
